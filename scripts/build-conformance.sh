@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Build the two OCI distribution-spec conformance suites into a cache dir.
+#
+#   * the Ginkgo suite (a `go test -c` binary), configured by OCI_ROOT_URL,
+#     OCI_NAMESPACE, OCI_TEST_PULL=1, ...;
+#   * the current main-branch harness (a `main` program), configured by
+#     OCI_REGISTRY, OCI_TLS, OCI_RESULTS_DIR, ...
+#
+# Sources come only from the Go module proxy (`go mod download` of the pinned
+# pseudo-versions below); each is built from a writable copy of its module dir
+# (the module cache is read-only) with its own go.mod/go.sum.
+#
+# Idempotent: a binary that already exists is not rebuilt (set
+# SEALEDREG_CONFORMANCE_REBUILD=1 to force).  Prints the two binary paths, one
+# per line, on stdout: first the Ginkgo suite, then the main harness.  All
+# progress output goes to stderr.
+#
+# Usage: scripts/build-conformance.sh [--ginkgo-only|--main-only]
+set -euo pipefail
+
+# The newest Ginkgo-based suite the module proxy serves (the v1.1.x-era suite).
+GINKGO_SUITE_VERSION="v0.0.0-20231101194043-f2182352d4cc"
+# The current main-branch harness (results.yaml / junit.xml / report.html).
+MAIN_HARNESS_VERSION="v0.0.0-20260831232431-97274622c111"
+
+MODULE="github.com/opencontainers/distribution-spec/conformance"
+CACHE_ROOT="${SEALEDREG_TOOLS_CACHE:-${HOME}/.cache/sealedreg-tools}"
+
+log() { printf 'build-conformance: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+want_ginkgo=1
+want_main=1
+case "${1:-}" in
+  "") ;;
+  --ginkgo-only) want_main=0 ;;
+  --main-only) want_ginkgo=0 ;;
+  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument: $1" ;;
+esac
+
+# Find a Go toolchain: PATH first, then the usual install location.
+GO="${GO:-}"
+if [[ -z "${GO}" ]]; then
+  if command -v go >/dev/null 2>&1; then
+    GO="$(command -v go)"
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    GO=/usr/local/go/bin/go
+  else
+    die "no Go toolchain found (install Go >= 1.24 or set GO=/path/to/go)"
+  fi
+fi
+
+# Module-aware mode, sources from the module proxy only; an inherited GOFLAGS
+# such as -mod=vendor must not leak into these builds.  CGO is not needed.
+export GO111MODULE=on
+export GOFLAGS="-mod=mod -buildvcs=false"
+export CGO_ENABLED=0
+export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
+unset GOWORK 2>/dev/null || true
+export GOWORK=off
+
+# Download module@version and print its (read-only) directory in the module cache.
+module_dir() {
+  local modver="$1" json dir
+  # Run outside any enclosing module so `go mod download` is a plain fetch.
+  json="$(cd / && GOFLAGS=-mod=mod "${GO}" mod download -json "${modver}")" \
+    || die "go mod download ${modver} failed:\n${json:-}"
+  dir="$(printf '%s\n' "${json}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+  [[ -n "${dir}" && -d "${dir}" ]] || die "no module dir for ${modver} in: ${json}"
+  printf '%s\n' "${dir}"
+}
+
+# Copy a module dir to a fresh writable work dir (the module cache is read-only).
+writable_copy() {
+  local src="$1" dst="$2"
+  rm -rf "${dst}"
+  mkdir -p "${dst}"
+  cp -R "${src}/." "${dst}/"
+  chmod -R u+w "${dst}"
+}
+
+build_one() {
+  # $1 kind (ginkgo|main)  $2 version  -> prints the binary path
+  local kind="$1" version="$2"
+  local out_dir="${CACHE_ROOT}/conformance-${version}"
+  local bin
+  if [[ "${kind}" == ginkgo ]]; then bin="${out_dir}/conformance.test"; else bin="${out_dir}/conformance"; fi
+
+  if [[ -x "${bin}" && "${SEALEDREG_CONFORMANCE_REBUILD:-0}" != 1 ]]; then
+    log "${kind} suite ${version}: cached at ${bin}"
+    printf '%s\n' "${bin}"
+    return 0
+  fi
+
+  mkdir -p "${out_dir}"
+  log "${kind} suite ${version}: downloading ${MODULE}@${version}"
+  local src
+  src="$(module_dir "${MODULE}@${version}")"
+
+  local work
+  work="$(mktemp -d "${out_dir}/src.XXXXXX")"
+  CLEANUP+=("${work}")
+  writable_copy "${src}" "${work}"
+
+  log "${kind} suite ${version}: building in ${work}"
+  local tmp_bin="${bin}.tmp.$$"
+  (
+    cd "${work}"
+    "${GO}" mod download
+    if [[ "${kind}" == ginkgo ]]; then
+      # The Ginkgo suite lives in _test.go files: build its test binary.
+      "${GO}" test -c -o "${tmp_bin}" \
+        -ldflags "-X ${MODULE}.Version=${version}" .
+    else
+      "${GO}" build -trimpath -o "${tmp_bin}" .
+    fi
+  ) >&2 || { rm -f "${tmp_bin}"; die "${kind} suite ${version}: build failed"; }
+
+  mv -f "${tmp_bin}" "${bin}"   # atomic: a half-written binary is never cached
+  rm -rf "${work}"
+  printf '%s\n' "${version}" > "${out_dir}/VERSION"
+  log "${kind} suite ${version}: built ${bin}"
+  printf '%s\n' "${bin}"
+}
+
+# Work dirs to remove however the script ends.
+CLEANUP=()
+cleanup() {
+  local d
+  for d in "${CLEANUP[@]+"${CLEANUP[@]}"}"; do rm -rf "${d}"; done
+}
+trap cleanup EXIT
+
+"${GO}" version >&2 || die "${GO} does not run"
+mkdir -p "${CACHE_ROOT}"
+
+# Serialise concurrent callers (e.g. parallel test sessions) on one lock, so a
+# second caller waits and then finds the binaries cached.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${CACHE_ROOT}/.conformance-build.lock"
+  flock 9
+fi
+
+if [[ "${want_ginkgo}" == 1 ]]; then build_one ginkgo "${GINKGO_SUITE_VERSION}"; fi
+if [[ "${want_main}" == 1 ]]; then build_one main "${MAIN_HARNESS_VERSION}"; fi

@@ -1,0 +1,3 @@
+from sealedreg.cli import main
+
+main()

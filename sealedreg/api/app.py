@@ -1,0 +1,125 @@
+"""The route table, in one place, and the application's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sealedreg.api import base, blobs, catalog, manifests, referrers, tags, uploads
+from sealedreg.api.errors import error_response, registry_error_handler
+from sealedreg.config import Config
+from sealedreg.datadir import DataDir
+from sealedreg.registry.errors import RegistryError
+from sealedreg.registry.index import Index
+from sealedreg.registry.service import Registry
+from sealedreg.registry.uploads import Uploads
+from sealedreg.storage.embedded import EmbeddedStore
+
+log = logging.getLogger("sealedreg")
+
+_NAME = "/v2/{name:path}"
+
+ROUTES = [
+    Route("/v2/", base.version_check, methods=["GET"]),
+    Route("/v2/_catalog", catalog.list_repositories, methods=["GET"]),
+    Route(f"{_NAME}/blobs/uploads/", uploads.start, methods=["POST"]),
+    Route(f"{_NAME}/blobs/uploads", uploads.start, methods=["POST"]),
+    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.status, methods=["GET"]),
+    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.patch, methods=["PATCH"]),
+    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.put, methods=["PUT"]),
+    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.cancel, methods=["DELETE"]),
+    Route(f"{_NAME}/blobs/{{digest}}", blobs.get_or_head, methods=["GET"]),
+    Route(f"{_NAME}/blobs/{{digest}}", blobs.delete, methods=["DELETE"]),
+    Route(f"{_NAME}/manifests/{{reference}}", manifests.get_or_head, methods=["GET"]),
+    Route(f"{_NAME}/manifests/{{reference}}", manifests.put, methods=["PUT"]),
+    Route(f"{_NAME}/manifests/{{reference}}", manifests.delete, methods=["DELETE"]),
+    Route(f"{_NAME}/tags/list", tags.list_tags, methods=["GET"]),
+    Route(f"{_NAME}/referrers/{{digest}}", referrers.list_referrers, methods=["GET"]),
+]
+# Starlette answers HEAD on every GET route.
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    head = request.method == "HEAD"
+    if exc.status_code == 405:
+        return error_response("UNSUPPORTED", "method not allowed on this endpoint", 405, head=head)
+    if exc.status_code == 404:
+        return error_response("NOT_FOUND", "no such endpoint", 404, head=head)
+    return error_response("UNKNOWN", exc.detail or "error", exc.status_code, head=head)
+
+
+class ApiVersionHeader:
+    """Every /v2/ response says which API it speaks (clients probe for it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [
+                    (b"docker-distribution-api-version", b"registry/2.0")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def open_registry(config: Config) -> Registry:
+    """Open the data directory and the configured store (used by serve and the CLI)."""
+    datadir = DataDir(config.data)
+    datadir.prepare()
+    store = EmbeddedStore(datadir.store, datadir.tmp, durable=config.durable)
+    index = Index(datadir.index)
+    max_size = config.max_blob_size or None
+    return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store)
+
+
+def build_app(config: Config) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        registry = open_registry(config)
+        app.state.registry = registry
+        app.state.config = config
+        expired = await registry.uploads.expire()
+        if expired:
+            log.info("expired %d stale upload sessions", expired)
+        janitor = asyncio.create_task(_expire_periodically(registry, config.upload_ttl))
+        try:
+            yield
+        finally:
+            janitor.cancel()
+            await registry.store.close()
+            registry.index.close()
+
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.add_middleware(ApiVersionHeader)
+    return app
+
+
+async def _expire_periodically(registry: Registry, ttl: float) -> None:
+    interval = max(min(ttl / 4, 3600.0), 1.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await registry.uploads.expire()
+        except Exception:  # noqa: BLE001 - a janitor must not die
+            log.exception("upload expiry failed")

@@ -1,0 +1,8 @@
+"""`GET /v2/`: the API version check (end-1)."""
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+
+async def version_check(request: Request) -> Response:
+    return JSONResponse({})

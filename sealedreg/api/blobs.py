@@ -1,0 +1,60 @@
+"""Blob routes: `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>` (end-2, end-10)."""
+
+from __future__ import annotations
+
+import logging
+from typing import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from sealedreg.api.common import digest_param, registry, repo_name
+from sealedreg.api.ranges import parse_range
+from sealedreg.registry.service import IntegrityError
+
+log = logging.getLogger("sealedreg.api")
+
+
+async def get_or_head(request: Request) -> Response:
+    repo = repo_name(request)
+    digest = digest_param(request.path_params["digest"])
+    reg = registry(request)
+    record = await reg.stat_blob(repo, digest)
+    headers = {
+        "Docker-Content-Digest": record.digest,
+        "Accept-Ranges": "bytes",
+        "Content-Type": "application/octet-stream",
+        "ETag": f'"{record.digest}"',
+    }
+    if request.method == "HEAD":
+        return Response(headers={**headers, "Content-Length": str(record.size)})
+    span = parse_range(request.headers.get("range"), record.size)
+    if span is None:
+        start, length, status = 0, record.size, 200
+    else:
+        start, end = span
+        length, status = end - start + 1, 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{record.size}"
+    headers["Content-Length"] = str(length)
+    body = _guarded(reg.read_blob(record, start, length), record.digest)
+    return StreamingResponse(body, status_code=status, headers=headers)
+
+
+async def _guarded(stream: AsyncIterator[bytes], digest: str) -> AsyncIterator[bytes]:
+    """Log integrity failures once, clearly, then let the connection drop."""
+    try:
+        async for piece in stream:
+            yield piece
+    except IntegrityError as exc:
+        log.error("aborting blob response for %s: %s", digest, exc)
+        raise
+    except Exception as exc:
+        log.error("aborting blob response for %s: storage read failed: %s", digest, exc)
+        raise
+
+
+async def delete(request: Request) -> Response:
+    repo = repo_name(request)
+    digest = digest_param(request.path_params["digest"])
+    await registry(request).delete_blob(repo, digest)
+    return Response(status_code=202, headers={"Content-Length": "0"})

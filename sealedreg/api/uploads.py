@@ -1,0 +1,104 @@
+"""Upload routes (end-4a/4b, end-5, end-6, end-11, end-13 and upload cancel).
+
+POST   /v2/<name>/blobs/uploads/              start, monolithic (?digest=), mount (?mount=&from=)
+GET    /v2/<name>/blobs/uploads/<id>          status: 204 with Range
+PATCH  /v2/<name>/blobs/uploads/<id>          append: streamed or chunked (Content-Range)
+PUT    /v2/<name>/blobs/uploads/<id>?digest=  last chunk (optional) and commit
+DELETE /v2/<name>/blobs/uploads/<id>          cancel
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sealedreg.api.common import (
+    blob_location,
+    body_stream,
+    content_range,
+    digest_param,
+    has_body,
+    registry,
+    repo_name,
+    upload_location,
+    upload_range,
+)
+from sealedreg.registry.refs import validate_name
+from sealedreg.registry.uploads import Session
+
+
+def _session_headers(request: Request, repo: str, session: Session) -> dict[str, str]:
+    headers = {
+        "Location": upload_location(repo, session.id),
+        "Range": upload_range(session.offset),
+        "Docker-Upload-UUID": session.id,
+        "Content-Length": "0",
+    }
+    min_chunk = request.app.state.config.chunk_min_length
+    if min_chunk:
+        headers["OCI-Chunk-Min-Length"] = str(min_chunk)
+    return headers
+
+
+def _created(repo: str, digest: str) -> Response:
+    return Response(status_code=201, headers={
+        "Location": blob_location(repo, digest),
+        "Docker-Content-Digest": digest,
+        "Content-Length": "0",
+    })
+
+
+async def start(request: Request) -> Response:
+    repo = repo_name(request)
+    reg = registry(request)
+    params = request.query_params
+    if "mount" in params:
+        digest = digest_param(params.get("mount"))
+        source = params.get("from")
+        if source:
+            mounted = await reg.mount_blob(repo, digest, validate_name(source))
+            if mounted is not None:
+                return _created(repo, mounted.digest)
+        # Not mountable (or no `from`): fall back to a fresh upload session.
+    elif "digest" in params:
+        digest = digest_param(params.get("digest"))
+        session = await reg.start_upload(repo)
+        try:
+            start_at, length = content_range(request)
+            record = await reg.commit_upload(repo, session.id, digest, body_stream(request), start_at, length)
+        except BaseException:
+            await reg.uploads.discard(session.id)
+            raise
+        return _created(repo, record.digest)
+    session = await reg.start_upload(repo)
+    return Response(status_code=202, headers=_session_headers(request, repo, session))
+
+
+async def status(request: Request) -> Response:
+    repo = repo_name(request)
+    session = await registry(request).upload_status(repo, request.path_params["session"])
+    return Response(status_code=204, headers=_session_headers(request, repo, session))
+
+
+async def patch(request: Request) -> Response:
+    repo = repo_name(request)
+    start_at, length = content_range(request)
+    session = await registry(request).upload_chunk(
+        repo, request.path_params["session"], body_stream(request), start_at, length)
+    return Response(status_code=202, headers=_session_headers(request, repo, session))
+
+
+async def put(request: Request) -> Response:
+    repo = repo_name(request)
+    digest = digest_param(request.query_params.get("digest"))
+    start_at, length = content_range(request)
+    body = body_stream(request) if has_body(request) else None
+    record = await registry(request).commit_upload(
+        repo, request.path_params["session"], digest, body, start_at, length)
+    return _created(repo, record.digest)
+
+
+async def cancel(request: Request) -> Response:
+    repo = repo_name(request)
+    await registry(request).cancel_upload(repo, request.path_params["session"])
+    return Response(status_code=204, headers={"Content-Length": "0"})

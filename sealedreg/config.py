@@ -1,0 +1,102 @@
+"""Configuration: defaults < `sealedreg.toml` < `SEALEDREG_*` env vars < CLI flags.
+
+Every option has one name, used in all four places (`upload_ttl` in TOML,
+`SEALEDREG_UPLOAD_TTL` in the environment, `--upload-ttl` where the CLI has
+a flag).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A bad option: the message names it and says what is wrong."""
+
+
+@dataclass
+class Config:
+    listen: str = "127.0.0.1:5000"
+    data: Path = field(default_factory=lambda: Path("sealedreg-data"))
+    store: str = "embedded"
+    upload_ttl: float = 24 * 3600.0
+    max_blob_size: int = 0  # 0: no limit
+    chunk_min_length: int = 0  # advertised as OCI-Chunk-Min-Length when > 0
+    durable: bool = True  # fsync content and index before acknowledging a push
+    log_level: str = "info"
+    access_log: bool = False
+    graceful_timeout: float = 30.0
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"listen: expected HOST:PORT, got {listen!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = _FIELDS[name].default if _FIELDS[name].default is not dataclasses.MISSING else None
+    kind = type(default) if default is not None else Path
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind is Path:
+            return Path(value).expanduser()
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: invalid value {value!r}") from None
+
+
+def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Config:
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            raw = tomllib.loads(config_file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {config_file} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from None
+        for key, value in raw.items():
+            name = key.replace("-", "_")
+            if name not in _FIELDS:
+                raise ConfigError(f"config file {config_file}: unknown option {key!r}")
+            values[name] = _coerce(name, value)
+    env = os.environ if env is None else env
+    for name in _FIELDS:
+        var = f"SEALEDREG_{name.upper()}"
+        if var in env:
+            values[name] = _coerce(name, env[var])
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    config = Config(**values)
+    split_listen(config.listen)
+    if config.store not in ("embedded",):
+        raise ConfigError(f"store: unknown backend {config.store!r} (available: embedded)")
+    return config

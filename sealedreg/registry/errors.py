@@ -1,0 +1,109 @@
+"""Registry errors, one class per OCI distribution-spec error code.
+
+The model raises these; `sealedreg.api.errors` turns them into the spec's JSON
+body and HTTP status. Keeping the code on the exception (not the status) keeps
+this layer free of HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RegistryError(Exception):
+    """Base class: `code` is the spec's error code, `detail` is optional JSON."""
+
+    code = "UNKNOWN"
+    default_message = "unknown error"
+
+    def __init__(self, message: str | None = None, detail: Any = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.detail = detail
+
+
+class BlobUnknown(RegistryError):
+    code = "BLOB_UNKNOWN"
+    default_message = "blob unknown to registry"
+
+
+class BlobUploadInvalid(RegistryError):
+    code = "BLOB_UPLOAD_INVALID"
+    default_message = "blob upload invalid"
+
+
+class BlobUploadUnknown(RegistryError):
+    code = "BLOB_UPLOAD_UNKNOWN"
+    default_message = "blob upload unknown to registry"
+
+
+class DigestInvalid(RegistryError):
+    code = "DIGEST_INVALID"
+    default_message = "provided digest did not match uploaded content"
+
+
+class ManifestBlobUnknown(RegistryError):
+    code = "MANIFEST_BLOB_UNKNOWN"
+    default_message = "manifest references a manifest or blob unknown to registry"
+
+
+class ManifestInvalid(RegistryError):
+    code = "MANIFEST_INVALID"
+    default_message = "manifest invalid"
+
+
+class ManifestUnknown(RegistryError):
+    code = "MANIFEST_UNKNOWN"
+    default_message = "manifest unknown to registry"
+
+
+class NameInvalid(RegistryError):
+    code = "NAME_INVALID"
+    default_message = "invalid repository name"
+
+
+class NameUnknown(RegistryError):
+    code = "NAME_UNKNOWN"
+    default_message = "repository name not known to registry"
+
+
+class SizeInvalid(RegistryError):
+    code = "SIZE_INVALID"
+    default_message = "provided length did not match content length"
+
+
+class Unsupported(RegistryError):
+    code = "UNSUPPORTED"
+    default_message = "the operation is unsupported"
+
+
+class TooLarge(RegistryError):
+    """Not a spec code of its own: a body over a limit (413, SIZE_INVALID code)."""
+
+    code = "SIZE_INVALID"
+    default_message = "content too large"
+
+
+class RangeInvalid(RegistryError):
+    """An upload chunk out of order or overlapping (416 on the API)."""
+
+    code = "BLOB_UPLOAD_INVALID"
+    default_message = "requested range not satisfiable"
+
+
+class RangeNotSatisfiable(RegistryError):
+    """A blob read range beyond the blob (416 on the API)."""
+
+    code = "BLOB_UNKNOWN"
+    default_message = "requested range not satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(detail={"size": size})
+        self.size = size
+
+
+class StorageUnavailable(RegistryError):
+    """The storage backend cannot be reached (503 on the API)."""
+
+    code = "UNAVAILABLE"
+    default_message = "storage backend unavailable"

@@ -1,0 +1,247 @@
+"""The registry index: what content exists and which repository may see it.
+
+SQLite (WAL) under the data directory. A row is written only after the
+content it points at is durable in the store, so the index never names
+something that is not there (DESIGN §7.1, §7.4). Every public method is
+async and runs its SQL in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from anyio import to_thread
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    content_id TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS repo_blobs (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE TABLE IF NOT EXISTS manifests (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    subject TEXT,
+    artifact_type TEXT,
+    annotations TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo, subject);
+CREATE TABLE IF NOT EXISTS tags (
+    repo TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (repo, tag)
+);
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
+"""
+
+
+@dataclass(frozen=True)
+class BlobRecord:
+    digest: str
+    size: int
+    content_id: str
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    repo: str
+    digest: str
+    media_type: str
+    size: int
+    subject: str | None
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return fn(self._db)
+
+        return await to_thread.run_sync(locked)
+
+    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def tx(db: sqlite3.Connection) -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        return await self._run(tx)
+
+    # -- blobs --------------------------------------------------------------
+    async def blob(self, digest: str) -> BlobRecord | None:
+        row = await self._run(lambda db: db.execute(
+            "SELECT digest, size, content_id FROM blobs WHERE digest = ?", (digest,)).fetchone())
+        return BlobRecord(*row) if row else None
+
+    async def repo_blob(self, repo: str, digest: str) -> BlobRecord | None:
+        """The blob, if `repo` may see it."""
+        row = await self._run(lambda db: db.execute(
+            "SELECT b.digest, b.size, b.content_id FROM blobs b JOIN repo_blobs r ON r.digest = b.digest "
+            "WHERE r.repo = ? AND r.digest = ?", (repo, digest)).fetchone())
+        return BlobRecord(*row) if row else None
+
+    async def add_blob(self, repo: str, record: BlobRecord) -> None:
+        def add(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO blobs (digest, size, content_id, created) VALUES (?, ?, ?, ?)",
+                       (record.digest, record.size, record.content_id, time.time()))
+            db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)", (repo, record.digest))
+
+        await self._tx(add)
+
+    async def link_blob(self, repo: str, digest: str) -> bool:
+        """Make a known blob visible in `repo`; False if the blob is unknown."""
+        def link(db: sqlite3.Connection) -> bool:
+            if not db.execute("SELECT 1 FROM blobs WHERE digest = ?", (digest,)).fetchone():
+                return False
+            db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)", (repo, digest))
+            return True
+
+        return await self._tx(link)
+
+    async def unlink_blob(self, repo: str, digest: str) -> bool:
+        cur = await self._run(lambda db: db.execute(
+            "DELETE FROM repo_blobs WHERE repo = ? AND digest = ?", (repo, digest)))
+        return cur.rowcount > 0
+
+    async def missing_blobs(self, repo: str, digests: list[str]) -> list[str]:
+        def find(db: sqlite3.Connection) -> list[str]:
+            return [d for d in digests if not db.execute(
+                "SELECT 1 FROM repo_blobs WHERE repo = ? AND digest = ?", (repo, d)).fetchone()]
+
+        return await self._run(find)
+
+    # -- manifests and tags -------------------------------------------------
+    async def put_manifest(self, record: ManifestRecord, content_id: str, tags: list[str]) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO blobs (digest, size, content_id, created) VALUES (?, ?, ?, ?)",
+                       (record.digest, record.size, content_id, time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO manifests (repo, digest, media_type, size, subject, artifact_type, "
+                "annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.repo, record.digest, record.media_type, record.size, record.subject,
+                 record.artifact_type, json.dumps(record.annotations) if record.annotations else None, time.time()))
+            for tag in tags:
+                db.execute("INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
+                           (record.repo, tag, record.digest))
+
+        await self._tx(put)
+
+    async def manifest(self, repo: str, digest: str) -> tuple[ManifestRecord, str] | None:
+        """The manifest record and the content id of its bytes."""
+        row = await self._run(lambda db: db.execute(
+            "SELECT m.repo, m.digest, m.media_type, m.size, m.subject, m.artifact_type, m.annotations, "
+            "b.content_id FROM manifests m JOIN blobs b ON b.digest = m.digest WHERE m.repo = ? AND m.digest = ?",
+            (repo, digest)).fetchone())
+        if not row:
+            return None
+        return _manifest_record(row[:7]), row[7]
+
+    async def missing_manifests(self, repo: str, digests: list[str]) -> list[str]:
+        def find(db: sqlite3.Connection) -> list[str]:
+            return [d for d in digests if not db.execute(
+                "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (repo, d)).fetchone()]
+
+        return await self._run(find)
+
+    async def tag(self, repo: str, tag: str) -> str | None:
+        row = await self._run(lambda db: db.execute(
+            "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (repo, tag)).fetchone())
+        return row[0] if row else None
+
+    async def tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:
+        sql = "SELECT tag FROM tags WHERE repo = ?"
+        args: list[Any] = [repo]
+        if last is not None:
+            sql += " AND tag > ?"
+            args.append(last)
+        sql += " ORDER BY tag"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [r[0] for r in rows]
+
+    async def delete_manifest(self, repo: str, digest: str) -> bool:
+        """Remove a manifest and every tag that points at it."""
+        def delete(db: sqlite3.Connection) -> bool:
+            cur = db.execute("DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, digest))
+            db.execute("DELETE FROM tags WHERE repo = ? AND digest = ?", (repo, digest))
+            return cur.rowcount > 0
+
+        return await self._tx(delete)
+
+    async def delete_tag(self, repo: str, tag: str) -> bool:
+        cur = await self._run(lambda db: db.execute("DELETE FROM tags WHERE repo = ? AND tag = ?", (repo, tag)))
+        return cur.rowcount > 0
+
+    async def referrers(self, repo: str, subject: str, artifact_type: str | None) -> list[ManifestRecord]:
+        sql = ("SELECT repo, digest, media_type, size, subject, artifact_type, annotations FROM manifests "
+               "WHERE repo = ? AND subject = ?")
+        args: list[Any] = [repo, subject]
+        if artifact_type is not None:
+            sql += " AND artifact_type = ?"
+            args.append(artifact_type)
+        sql += " ORDER BY created, digest"
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [_manifest_record(r) for r in rows]
+
+    # -- repositories -------------------------------------------------------
+    async def repo_exists(self, repo: str) -> bool:
+        row = await self._run(lambda db: db.execute(
+            "SELECT 1 FROM manifests WHERE repo = ? UNION ALL SELECT 1 FROM repo_blobs WHERE repo = ? LIMIT 1",
+            (repo, repo)).fetchone())
+        return row is not None
+
+    async def repositories(self, last: str | None, limit: int | None) -> list[str]:
+        sql = "SELECT repo FROM (SELECT repo FROM manifests UNION SELECT repo FROM repo_blobs)"
+        args: list[Any] = []
+        if last is not None:
+            sql += " WHERE repo > ?"
+            args.append(last)
+        sql += " ORDER BY repo"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [r[0] for r in rows]
+
+
+def _manifest_record(row: tuple) -> ManifestRecord:
+    return ManifestRecord(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]) if row[6] else None)

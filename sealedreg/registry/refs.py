@@ -1,0 +1,44 @@
+"""Repository names, tags and references: the spec's grammar, enforced once.
+
+Names never become file paths (storage is content-addressed and indexed by
+SQLite), but validating here means `../`, NUL bytes and absolute paths are
+refused before anything else sees them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sealedreg.registry.digests import Digest, is_digest
+from sealedreg.registry.errors import ManifestInvalid, NameInvalid
+
+NAME_MAX = 255
+TAG_MAX = 128
+
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+
+
+def validate_name(name: str) -> str:
+    """Return `name` if it is a valid repository name, else raise NameInvalid."""
+    if not name or len(name) > NAME_MAX or not _NAME.match(name):
+        raise NameInvalid(detail={"name": name[:NAME_MAX]})
+    return name
+
+
+def is_valid_tag(tag: str) -> bool:
+    return bool(_TAG.match(tag))
+
+
+def validate_tag(tag: str) -> str:
+    if not is_valid_tag(tag):
+        raise ManifestInvalid("invalid tag", detail={"tag": tag[:TAG_MAX]})
+    return tag
+
+
+def parse_reference(reference: str) -> str | Digest:
+    """A manifest reference is a tag or a digest; return the tag or a Digest."""
+    if is_digest(reference):
+        return Digest.parse(reference)
+    return validate_tag(reference)

@@ -1,0 +1,214 @@
+"""The registry model: every operation the API offers, with no HTTP in it.
+
+It ties the index (what exists, and where), the upload sessions and the
+storage seam together, and owns the invariants of DESIGN §7: a blob becomes
+visible only after its digest verifies and its content is durable; a
+manifest is stored byte-exact and only when what it references is present;
+nothing is streamed to a client without being checked against its digest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import AsyncIterable, AsyncIterator
+
+from sealedreg.registry import manifests as mf
+from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest, new_hasher
+from sealedreg.registry.errors import (
+    BlobUnknown,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    RangeNotSatisfiable,
+    TooLarge,
+)
+from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
+from sealedreg.registry.refs import parse_reference, validate_tag
+from sealedreg.registry.uploads import Session, Uploads
+from sealedreg.storage.base import BlobStore
+
+
+class IntegrityError(Exception):
+    """Stored content did not match its digest; the stream must be aborted."""
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    record: ManifestRecord
+    body: bytes
+
+
+@dataclass(frozen=True)
+class PutManifestResult:
+    digest: str
+    tags: list[str]
+    subject: str | None
+
+
+class Registry:
+    def __init__(self, index: Index, uploads: Uploads, store: BlobStore) -> None:
+        self.index = index
+        self.uploads = uploads
+        self.store = store
+
+    # -- blobs --------------------------------------------------------------
+    async def stat_blob(self, repo: str, digest: Digest) -> BlobRecord:
+        record = await self.index.repo_blob(repo, str(digest))
+        if record is None:
+            raise BlobUnknown(detail={"digest": str(digest)})
+        return record
+
+    def read_blob(self, record: BlobRecord, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream a blob; a whole-blob read is verified against its digest.
+
+        The last piece is held back until the digest checks out, so a client
+        never receives a complete response with wrong bytes: on mismatch the
+        stream raises IntegrityError and the connection is aborted short.
+        """
+        if offset == 0 and (length is None or length == record.size):
+            return self._verified(record)
+        return self.store.read(record.content_id, offset, length)
+
+    async def _verified(self, record: BlobRecord) -> AsyncIterator[bytes]:
+        digest = Digest.parse(record.digest)
+        hasher = new_hasher(digest.algorithm)
+        held: bytes | None = None
+        total = 0
+        async for piece in self.store.read(record.content_id, 0, record.size):
+            hasher.update(piece)  # in-loop: ≤1 MiB at a time, hashlib drops the GIL
+            total += len(piece)
+            if held is not None:
+                yield held
+            held = piece
+        if total != record.size or hasher.hexdigest() != digest.hex:
+            raise IntegrityError(f"stored content for {record.digest} does not match its digest")
+        if held is not None:
+            yield held
+
+    async def delete_blob(self, repo: str, digest: Digest) -> None:
+        if not await self.index.unlink_blob(repo, str(digest)):
+            raise BlobUnknown(detail={"digest": str(digest)})
+
+    async def mount_blob(self, repo: str, digest: Digest, from_repo: str) -> BlobRecord | None:
+        """Link a blob from `from_repo` into `repo`; None if it is not there."""
+        source = await self.index.repo_blob(from_repo, str(digest))
+        if source is None:
+            return None
+        await self.index.link_blob(repo, source.digest)
+        return source
+
+    # -- uploads ------------------------------------------------------------
+    async def start_upload(self, repo: str) -> Session:
+        return await self.uploads.create(repo)
+
+    async def upload_status(self, repo: str, session_id: str) -> Session:
+        return await self.uploads.get(session_id, repo)
+
+    async def upload_chunk(self, repo: str, session_id: str, body: AsyncIterable[bytes],
+                           start: int | None = None, length: int | None = None) -> Session:
+        session = await self.uploads.get(session_id, repo)
+        return await self.uploads.append(session, body, start, length)
+
+    async def commit_upload(self, repo: str, session_id: str, digest: Digest,
+                            body: AsyncIterable[bytes] | None = None,
+                            start: int | None = None, length: int | None = None) -> BlobRecord:
+        """Take the last chunk (if any), verify, store durably, then make visible."""
+        session = await self.uploads.get(session_id, repo)
+        if body is not None:
+            session = await self.uploads.append(session, body, start, length)
+        path, size = await self.uploads.finalize(session, digest)
+        stored = await self.store.put_file(path, digest)
+        record = BlobRecord(str(digest), size, stored.content_id)
+        await self.index.add_blob(repo, record)
+        await self.uploads.discard(session.id)
+        return record
+
+    async def cancel_upload(self, repo: str, session_id: str) -> None:
+        await self.uploads.cancel(session_id, repo)
+
+    # -- manifests ----------------------------------------------------------
+    async def put_manifest(self, repo: str, reference: str, body: bytes, content_type: str | None,
+                           extra_tags: list[str] = ()) -> PutManifestResult:
+        if len(body) > mf.MAX_MANIFEST_BYTES:
+            raise TooLarge(f"manifest larger than {mf.MAX_MANIFEST_BYTES} bytes")
+        ref = parse_reference(reference)
+        tags = [validate_tag(t) for t in extra_tags]
+        if isinstance(ref, Digest):
+            digest = ref
+            if Digest.of(body, ref.algorithm) != ref:
+                raise DigestInvalid("manifest does not match the digest in the URL", detail={"digest": str(ref)})
+        else:
+            digest = Digest.of(body, DEFAULT_ALGORITHM)
+            tags.insert(0, ref)
+        info = mf.parse_manifest(body, content_type)
+        missing = await self.index.missing_blobs(repo, info.blobs)
+        missing += await self.index.missing_manifests(repo, info.manifests)
+        if missing:
+            raise ManifestBlobUnknown(detail={"digests": missing})
+        stored = await self.store.put_bytes(body, digest)
+        record = ManifestRecord(repo, str(digest), info.media_type, len(body), info.subject,
+                                info.artifact_type, info.annotations)
+        await self.index.put_manifest(record, stored.content_id, tags)
+        return PutManifestResult(str(digest), tags, info.subject)
+
+    async def resolve(self, repo: str, reference: str) -> str:
+        """The digest a tag or digest reference names in `repo`."""
+        ref = parse_reference(reference)
+        if isinstance(ref, Digest):
+            return str(ref)
+        digest = await self.index.tag(repo, ref)
+        if digest is None:
+            raise ManifestUnknown(detail={"tag": ref})
+        return digest
+
+    async def stat_manifest(self, repo: str, reference: str) -> tuple[ManifestRecord, str]:
+        digest = await self.resolve(repo, reference)
+        found = await self.index.manifest(repo, digest)
+        if found is None:
+            raise ManifestUnknown(detail={"digest": digest})
+        return found
+
+    async def get_manifest(self, repo: str, reference: str) -> StoredManifest:
+        record, content_id = await self.stat_manifest(repo, reference)
+        body = await self.store.read_all(content_id, mf.MAX_MANIFEST_BYTES)
+        digest = Digest.parse(record.digest)
+        if Digest.of(body, digest.algorithm) != digest:
+            raise IntegrityError(f"stored manifest {record.digest} does not match its digest")
+        return StoredManifest(record, body)
+
+    async def delete_manifest(self, repo: str, reference: str) -> None:
+        ref = parse_reference(reference)
+        if isinstance(ref, Digest):
+            if not await self.index.delete_manifest(repo, str(ref)):
+                raise ManifestUnknown(detail={"digest": str(ref)})
+        elif not await self.index.delete_tag(repo, ref):
+            raise ManifestUnknown(detail={"tag": ref})
+
+    # -- listings -----------------------------------------------------------
+    async def list_tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:
+        if not await self.index.repo_exists(repo):
+            raise NameUnknown(detail={"name": repo})
+        return await self.index.tags(repo, last, limit)
+
+    async def referrers(self, repo: str, subject: Digest, artifact_type: str | None) -> bytes:
+        """The referrers of `subject` as an OCI image index (never an error for no referrers)."""
+        records = await self.index.referrers(repo, str(subject), artifact_type)
+        manifests = []
+        for r in records:
+            desc: dict = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}
+            if r.artifact_type:
+                desc["artifactType"] = r.artifact_type
+            if r.annotations:
+                desc["annotations"] = r.annotations
+            manifests.append(desc)
+        index = {"schemaVersion": 2, "mediaType": mf.OCI_INDEX, "manifests": manifests}
+        return json.dumps(index, separators=(",", ":")).encode()
+
+    async def catalog(self, last: str | None, limit: int | None) -> list[str]:
+        return await self.index.repositories(last, limit)
+
+
+__all__ = ["Registry", "IntegrityError", "StoredManifest", "PutManifestResult", "ManifestInvalid"]

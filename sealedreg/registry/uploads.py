@@ -1,0 +1,248 @@
+"""Upload sessions: bytes on disk while they arrive, invisible until committed.
+
+A session is a directory `<data>/uploads/<id>/` holding `data` (the bytes so
+far) and `state.json` (the repository and the committed offset). The state is
+replaced atomically after each chunk is durably written, so a crash in the
+middle of a PATCH leaves the session at its previous offset — resumable —
+and any torn tail is cut off on the next write. Nothing here is visible to a
+pull: only `Registry.commit_upload` makes a blob visible, after its digest
+verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterable, BinaryIO
+
+from anyio import to_thread
+
+from sealedreg.datadir import DataDir, is_session_id
+from sealedreg.fileio import PIECE, write_atomic
+from sealedreg.registry.digests import Digest, new_hasher
+from sealedreg.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid, TooLarge
+
+
+@dataclass
+class Session:
+    id: str
+    repo: str
+    offset: int
+    created: float
+    updated: float
+
+    def to_json(self) -> bytes:
+        return json.dumps({"id": self.id, "repo": self.repo, "offset": self.offset,
+                           "created": self.created, "updated": self.updated}).encode()
+
+
+class _LiveHash:
+    """The sha256 of a session's first `offset` bytes, kept while the process lives."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.hasher = hashlib.sha256()
+
+
+def _write_and_hash(f: BinaryIO, hasher: "hashlib._Hash", data: bytes) -> None:
+    f.write(data)
+    hasher.update(data)
+
+
+class Uploads:
+    def __init__(self, datadir: DataDir, ttl: float = 24 * 3600, max_blob_size: int | None = None) -> None:
+        self.datadir = datadir
+        self.ttl = ttl
+        self.max_blob_size = max_blob_size
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._live: dict[str, _LiveHash] = {}
+
+    # -- lifecycle ----------------------------------------------------------
+    async def create(self, repo: str) -> Session:
+        now = time.time()
+        session = Session(uuid.uuid4().hex, repo, 0, now, now)
+        d = self.datadir.session_dir(session.id)
+
+        def make() -> None:
+            d.mkdir(mode=0o700)
+            (d / "data").touch()
+            write_atomic(d / "state.json", session.to_json(), d, durable=False)
+
+        await to_thread.run_sync(make)
+        self._live[session.id] = _LiveHash()
+        return session
+
+    async def get(self, session_id: str, repo: str) -> Session:
+        """The session, if it exists and belongs to `repo`; else BlobUploadUnknown."""
+        if not is_session_id(session_id):
+            raise BlobUploadUnknown(detail={"session": session_id[:64]})
+        state = self.datadir.session_dir(session_id) / "state.json"
+        try:
+            raw = await to_thread.run_sync(state.read_bytes)
+            session = Session(**json.loads(raw))
+        except (FileNotFoundError, ValueError, TypeError):
+            raise BlobUploadUnknown(detail={"session": session_id}) from None
+        if session.repo != repo:
+            raise BlobUploadUnknown(detail={"session": session_id})
+        return session
+
+    async def cancel(self, session_id: str, repo: str) -> None:
+        await self.get(session_id, repo)
+        await self.discard(session_id)
+
+    async def discard(self, session_id: str) -> None:
+        self._live.pop(session_id, None)
+        self._locks.pop(session_id, None)
+        d = self.datadir.session_dir(session_id)
+        await to_thread.run_sync(lambda: shutil.rmtree(d, ignore_errors=True))
+
+    async def expire(self, now: float | None = None) -> int:
+        """Remove sessions not touched for `ttl` seconds; return how many."""
+        cutoff = (now or time.time()) - self.ttl
+
+        def scan() -> list[str]:
+            stale = []
+            for d in self.datadir.uploads.iterdir():
+                if not is_session_id(d.name):
+                    continue
+                try:
+                    updated = json.loads((d / "state.json").read_bytes())["updated"]
+                except (OSError, ValueError, KeyError):
+                    updated = d.stat().st_mtime
+                if updated < cutoff:
+                    stale.append(d.name)
+            return stale
+
+        stale = await to_thread.run_sync(scan)
+        for session_id in stale:
+            if session_id in self._locks and self._locks[session_id].locked():
+                continue
+            await self.discard(session_id)
+        return len(stale)
+
+    # -- writing ------------------------------------------------------------
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    async def append(self, session: Session, chunks: AsyncIterable[bytes],
+                     start: int | None = None, length: int | None = None) -> Session:
+        """Append a chunk. `start` (from Content-Range) must equal the offset.
+
+        On any failure the session stays at its previous offset.
+        """
+        async with self._lock(session.id):
+            session = await self.get(session.id, session.repo)  # re-read under the lock
+            if start is not None and start != session.offset:
+                raise RangeInvalid(detail={"offset": session.offset, "start": start})
+            return await self._append_locked(session, chunks, length)
+
+    async def _append_locked(self, session: Session, chunks: AsyncIterable[bytes], length: int | None) -> Session:
+        d = self.datadir.session_dir(session.id)
+        live = self._live.get(session.id)
+        if live is not None and live.offset != session.offset:
+            live = None  # the process restarted or a write was rolled back: rehash at the end
+        hasher = live.hasher.copy() if live else hashlib.sha256()
+        f = await to_thread.run_sync(open, d / "data", "r+b")
+        written = 0
+        try:
+            await to_thread.run_sync(f.truncate, session.offset)
+            await to_thread.run_sync(f.seek, session.offset)
+            loop = asyncio.get_running_loop()
+            pending: asyncio.Future | None = None
+            parts: list[bytes] = []
+            buffered = 0
+            limit = self.max_blob_size
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                parts.append(chunk)
+                buffered += len(chunk)
+                if limit is not None and session.offset + written + buffered > limit:
+                    raise TooLarge(detail={"limit": limit})
+                if length is not None and written + buffered > length:
+                    raise SizeInvalid("body longer than Content-Range/Content-Length")
+                if buffered >= PIECE:
+                    data = b"".join(parts)
+                    parts.clear()
+                    buffered = 0
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, _write_and_hash, f, hasher, data)
+                    written += len(data)
+            if pending is not None:
+                await pending
+                pending = None
+            if parts:
+                data = b"".join(parts)
+                await to_thread.run_sync(_write_and_hash, f, hasher, data)
+                written += len(data)
+            if length is not None and written != length:
+                raise SizeInvalid("body shorter than Content-Range/Content-Length")
+
+            def flush() -> None:
+                f.flush()
+                os.fsync(f.fileno())
+
+            await to_thread.run_sync(flush)
+        except BaseException:
+            if pending is not None:
+                try:
+                    await pending
+                except Exception:  # noqa: BLE001 - rolling back anyway
+                    pass
+            await to_thread.run_sync(f.close)
+            raise
+        await to_thread.run_sync(f.close)
+        session.offset += written
+        session.updated = time.time()
+        await to_thread.run_sync(write_atomic, d / "state.json", session.to_json(), d, False)
+        if live is None:
+            live = _LiveHash()
+            if session.offset == written:  # we hashed from byte 0
+                live.hasher, live.offset = hasher, session.offset
+            else:
+                live.offset = -1
+            self._live[session.id] = live
+        else:
+            live.hasher, live.offset = hasher, session.offset
+        return session
+
+    async def finalize(self, session: Session, digest: Digest) -> tuple[Path, int]:
+        """Verify the session's bytes against `digest`; return (data file, size).
+
+        On mismatch the session is discarded and DigestInvalid raised: nothing
+        unverified goes further (DESIGN §7.2).
+        """
+        d = self.datadir.session_dir(session.id)
+        data = d / "data"
+        # A crash mid-PATCH may have left a torn tail past the committed offset.
+        await to_thread.run_sync(os.truncate, data, session.offset)
+        live = self._live.get(session.id)
+        if digest.algorithm == "sha256" and live is not None and live.offset == session.offset:
+            actual = live.hasher.hexdigest()
+        else:
+            actual = await to_thread.run_sync(_hash_file, data, session.offset, digest.algorithm)
+        if actual != digest.hex:
+            await self.discard(session.id)
+            raise DigestInvalid(detail={"digest": str(digest)})
+        return data, session.offset
+
+
+def _hash_file(path: Path, size: int, algorithm: str) -> str:
+    h = new_hasher(algorithm)
+    with open(path, "rb") as f:
+        remaining = size
+        while remaining > 0:
+            piece = f.read(min(PIECE, remaining))
+            if not piece:
+                raise EOFError("upload data shorter than its recorded offset")
+            h.update(piece)
+            remaining -= len(piece)
+    return h.hexdigest()

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.helpers.server import RunningServer, run_registry
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[RunningServer]:
+    """A fresh `sealedreg serve` on the embedded store, stopped after the test."""
+    with run_registry(tmp_path / "data") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One registry for a whole test module (for suites that push many images)."""
+    with run_registry(tmp_path_factory.mktemp("reg") / "data") as srv:
+        yield srv
