@@ -30,9 +30,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable(size)
         return max(size - n, 0), size - 1
     start = int(first)
-    end = int(last) if last != "" else size - 1
-    if end < start:
+    if last != "" and int(last) < start:
         return None  # invalid syntax: ignore the header
     if start >= size:
         raise RangeNotSatisfiable(size)
+    end = int(last) if last != "" else size - 1
     return start, min(end, size - 1)

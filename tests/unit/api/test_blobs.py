@@ -1,0 +1,77 @@
+from tests.unit.api.conftest import push_blob, sha256
+
+
+def test_head_and_get(client):
+    d = push_blob(client, "example.com/app", b"hello world")
+    r = client.head(f"/v2/example.com/app/blobs/{d}")
+    assert r.status_code == 200
+    assert r.headers["content-length"] == "11"
+    assert r.headers["docker-content-digest"] == d
+    assert r.content == b""
+    r = client.get(f"/v2/example.com/app/blobs/{d}")
+    assert r.content == b"hello world"
+    assert r.headers["accept-ranges"] == "bytes"
+
+
+def test_ranges(client):
+    data = bytes(range(256)) * 10
+    d = push_blob(client, "r", data)
+    r = client.get(f"/v2/r/blobs/{d}", headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206
+    assert r.content == data[10:20]
+    assert r.headers["content-range"] == f"bytes 10-19/{len(data)}"
+    assert r.headers["content-length"] == "10"
+    r = client.get(f"/v2/r/blobs/{d}", headers={"Range": "bytes=-5"})
+    assert r.content == data[-5:]
+    r = client.get(f"/v2/r/blobs/{d}", headers={"Range": f"bytes={len(data)}-"})
+    assert r.status_code == 416
+    assert r.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_blob_is_per_repository(client):
+    d = push_blob(client, "one", b"x")
+    r = client.get(f"/v2/two/blobs/{d}")
+    assert r.status_code == 404
+    assert r.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
+
+
+def test_unknown_blob_head_has_no_body(client):
+    r = client.head("/v2/a/blobs/" + sha256(b"nope"))
+    assert r.status_code == 404
+    assert r.content == b""
+
+
+def test_delete(client):
+    d = push_blob(client, "a", b"bye")
+    assert client.delete(f"/v2/a/blobs/{d}").status_code == 202
+    assert client.head(f"/v2/a/blobs/{d}").status_code == 404
+    r = client.delete(f"/v2/a/blobs/{d}")
+    assert r.status_code == 404
+    assert r.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
+
+
+def test_invalid_digest(client):
+    r = client.get("/v2/a/blobs/sha256:zzz")
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["code"] == "DIGEST_INVALID"
+
+
+def test_sha512(client):
+    import hashlib
+
+    data = b"five-twelve"
+    d = "sha512:" + hashlib.sha512(data).hexdigest()
+    r = client.post(f"/v2/a/blobs/uploads/?digest={d}", content=data)
+    assert r.status_code == 201
+    assert client.get(f"/v2/a/blobs/{d}").content == data
+
+
+def test_tampered_store_aborts_whole_read(client, tmp_path):
+    data = b"A" * 5000
+    d = push_blob(client, "a", data)
+    stored = next((tmp_path / "data" / "store").rglob(d.split(":")[1]))
+    stored.write_bytes(b"B" * 5000)
+    import pytest
+
+    with pytest.raises(Exception):
+        client.get(f"/v2/a/blobs/{d}")

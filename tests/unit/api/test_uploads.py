@@ -1,0 +1,112 @@
+from tests.unit.api.conftest import push_blob, sha256
+
+
+def start(client, repo="a"):
+    r = client.post(f"/v2/{repo}/blobs/uploads/")
+    assert r.status_code == 202
+    assert r.headers["range"] == "0-0"
+    assert r.headers["location"].startswith(f"/v2/{repo}/blobs/uploads/")
+    return r.headers["location"]
+
+
+def test_streamed_patch_then_put(client):
+    data = b"0123456789" * 1000
+    loc = start(client)
+    r = client.patch(loc, content=iter([data[:3000], data[3000:]]))  # chunked transfer, no Content-Range
+    assert r.status_code == 202
+    assert r.headers["range"] == f"0-{len(data) - 1}"
+    r = client.put(f"{loc}?digest={sha256(data)}")
+    assert r.status_code == 201
+    assert r.headers["location"] == f"/v2/a/blobs/{sha256(data)}"
+    assert client.get(f"/v2/a/blobs/{sha256(data)}").content == data
+
+
+def test_chunked_with_content_range(client):
+    data = b"abcdefghij"
+    loc = start(client)
+    r = client.patch(loc, content=data[:4], headers={"Content-Range": "0-3", "Content-Type": "application/octet-stream"})
+    assert r.status_code == 202 and r.headers["range"] == "0-3"
+    r = client.get(loc)
+    assert r.status_code == 204 and r.headers["range"] == "0-3"
+    # repeated chunk and a gap are both out of order
+    assert client.patch(loc, content=data[:4], headers={"Content-Range": "0-3"}).status_code == 416
+    assert client.patch(loc, content=data[6:8], headers={"Content-Range": "6-7"}).status_code == 416
+    r = client.patch(loc, content=data[4:8], headers={"Content-Range": "4-7"})
+    assert r.headers["range"] == "0-7"
+    r = client.put(f"{loc}?digest={sha256(data)}", content=data[8:], headers={"Content-Range": "8-9"})
+    assert r.status_code == 201
+    assert client.get(f"/v2/a/blobs/{sha256(data)}").content == data
+
+
+def test_content_range_must_match_length(client):
+    loc = start(client)
+    r = client.patch(loc, content=b"abc", headers={"Content-Range": "0-9"})
+    assert r.status_code == 416
+    assert client.get(loc).headers["range"] == "0-0"
+
+
+def test_digest_mismatch_stores_nothing(client, tmp_path):
+    loc = start(client)
+    client.patch(loc, content=b"real bytes")
+    r = client.put(f"{loc}?digest={sha256(b'other bytes')}")
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["code"] == "DIGEST_INVALID"
+    assert client.head(f"/v2/a/blobs/{sha256(b'real bytes')}").status_code == 404
+    assert client.head(f"/v2/a/blobs/{sha256(b'other bytes')}").status_code == 404
+    assert not any((tmp_path / "data" / "store").rglob("*/*/*"))
+    assert list((tmp_path / "data" / "uploads").iterdir()) == []
+
+
+def test_monolithic_mismatch(client):
+    r = client.post(f"/v2/a/blobs/uploads/?digest={sha256(b'x')}", content=b"y")
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["code"] == "DIGEST_INVALID"
+
+
+def test_put_without_digest(client):
+    loc = start(client)
+    r = client.put(loc)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["code"] == "DIGEST_INVALID"
+
+
+def test_unknown_session(client):
+    for method in ("GET", "PATCH", "PUT", "DELETE"):
+        r = client.request(method, "/v2/a/blobs/uploads/" + "0" * 32 + ("?digest=" + sha256(b"") if method == "PUT" else ""))
+        assert r.status_code == 404
+        assert r.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
+
+
+def test_session_belongs_to_its_repository(client):
+    loc = start(client, "a")
+    other = loc.replace("/v2/a/", "/v2/b/")
+    assert client.get(other).status_code == 404
+
+
+def test_cancel(client):
+    loc = start(client)
+    assert client.delete(loc).status_code == 204
+    assert client.get(loc).status_code == 404
+
+
+def test_empty_blob(client):
+    loc = start(client)
+    r = client.put(f"{loc}?digest={sha256(b'')}")
+    assert r.status_code == 201
+    r = client.get(f"/v2/a/blobs/{sha256(b'')}")
+    assert r.status_code == 200 and r.content == b""
+
+
+def test_mount(client):
+    d = push_blob(client, "src", b"shared")
+    r = client.post(f"/v2/dst/blobs/uploads/?mount={d}&from=src")
+    assert r.status_code == 201
+    assert r.headers["location"] == f"/v2/dst/blobs/{d}"
+    assert client.get(f"/v2/dst/blobs/{d}").content == b"shared"
+    # not in `from`, or no `from`: a new session instead
+    r = client.post(f"/v2/dst2/blobs/uploads/?mount={d}&from=nowhere")
+    assert r.status_code == 202
+    r = client.post(f"/v2/dst3/blobs/uploads/?mount={d}")
+    assert r.status_code == 202
+    r = client.post(f"/v2/dst3/blobs/uploads/?mount={d}&from=..%2Fx")
+    assert r.status_code == 400
