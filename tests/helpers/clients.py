@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -68,10 +69,10 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: f
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        raise AssertionError(f"command timed out after {timeout}s: {' '.join(argv)}\n"
+        raise AssertionError(f"command timed out after {timeout}s: {shlex.join(argv)}\n"
                              f"--- stdout ---\n{_clip(out)}\n--- stderr ---\n{_clip(err)}") from None
     if check and proc.returncode != 0:
-        raise AssertionError(f"command failed with exit code {proc.returncode}: {' '.join(argv)}\n"
+        raise AssertionError(f"command failed with exit code {proc.returncode}: {shlex.join(argv)}\n"
                              f"--- stdout ---\n{_clip(proc.stdout)}\n--- stderr ---\n{_clip(proc.stderr)}")
     return proc
 
