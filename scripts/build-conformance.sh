@@ -10,8 +10,10 @@
 # pseudo-versions below); each is built from a writable copy of its module dir
 # (the module cache is read-only) with its own go.mod/go.sum.
 #
-# Idempotent: a binary that already exists is not rebuilt (set
-# SEALEDREG_CONFORMANCE_REBUILD=1 to force).  Prints the two binary paths, one
+# Idempotent: a binary that already exists (built by the same recipe) is not
+# rebuilt, and Go is then not even needed; set SEALEDREG_CONFORMANCE_REBUILD=1
+# to force a rebuild.  Cache: ${SEALEDREG_TOOLS_CACHE:-$HOME/.cache/sealedreg-tools}
+# /conformance-<version>/.  Concurrent callers are serialised with flock.  Prints the two binary paths, one
 # per line, on stdout: first the Ginkgo suite, then the main harness.  All
 # progress output goes to stderr.
 #
@@ -24,7 +26,10 @@ GINKGO_SUITE_VERSION="v0.0.0-20231101194043-f2182352d4cc"
 MAIN_HARNESS_VERSION="v0.0.0-20260831232431-97274622c111"
 
 MODULE="github.com/opencontainers/distribution-spec/conformance"
-CACHE_ROOT="${SEALEDREG_TOOLS_CACHE:-${HOME}/.cache/sealedreg-tools}"
+# Bump when the build recipe below changes: cached binaries built by another
+# recipe are rebuilt (the stamp file sits next to each binary).
+BUILD_RECIPE="2:trimpath"
+CACHE_ROOT="${SEALEDREG_TOOLS_CACHE:-${HOME:?HOME is unset: set SEALEDREG_TOOLS_CACHE}/.cache/sealedreg-tools}"
 
 log() { printf 'build-conformance: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -35,21 +40,26 @@ case "${1:-}" in
   "") ;;
   --ginkgo-only) want_main=0 ;;
   --main-only) want_ginkgo=0 ;;
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument: $1" ;;
 esac
 
-# Find a Go toolchain: PATH first, then the usual install location.
+# Find a Go toolchain (only needed when something has to be built): $GO, then
+# PATH, then the usual install location.  A Go older than a module's `go`
+# directive fetches the newer toolchain through the module proxy (GOTOOLCHAIN).
 GO="${GO:-}"
-if [[ -z "${GO}" ]]; then
-  if command -v go >/dev/null 2>&1; then
-    GO="$(command -v go)"
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    GO=/usr/local/go/bin/go
-  else
-    die "no Go toolchain found (install Go >= 1.24 or set GO=/path/to/go)"
+need_go() {
+  if [[ -z "${GO}" ]]; then
+    if command -v go >/dev/null 2>&1; then
+      GO="$(command -v go)"
+    elif [[ -x /usr/local/go/bin/go ]]; then
+      GO=/usr/local/go/bin/go
+    else
+      die "no Go toolchain found (install Go >= 1.24 or set GO=/path/to/go)"
+    fi
   fi
-fi
+  "${GO}" version >&2 || die "${GO} does not run"
+}
 
 # Module-aware mode, sources from the module proxy only; an inherited GOFLAGS
 # such as -mod=vendor must not leak into these builds.  CGO is not needed.
@@ -57,15 +67,16 @@ export GO111MODULE=on
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
-unset GOWORK 2>/dev/null || true
 export GOWORK=off
 
 # Download module@version and print its (read-only) directory in the module cache.
 module_dir() {
   local modver="$1" json dir
   # Run outside any enclosing module so `go mod download` is a plain fetch.
-  json="$(cd / && GOFLAGS=-mod=mod "${GO}" mod download -json "${modver}")" \
-    || die "go mod download ${modver} failed:\n${json:-}"
+  if ! json="$(cd / && "${GO}" mod download -json "${modver}")"; then
+    log "${json:-}"
+    die "go mod download ${modver} failed"
+  fi
   dir="$(printf '%s\n' "${json}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
   [[ -n "${dir}" && -d "${dir}" ]] || die "no module dir for ${modver} in: ${json}"
   printf '%s\n' "${dir}"
@@ -87,12 +98,16 @@ build_one() {
   local bin
   if [[ "${kind}" == ginkgo ]]; then bin="${out_dir}/conformance.test"; else bin="${out_dir}/conformance"; fi
 
-  if [[ -x "${bin}" && "${SEALEDREG_CONFORMANCE_REBUILD:-0}" != 1 ]]; then
+  local stamp="${out_dir}/BUILD_STAMP.${kind}"
+  local want_stamp="${version} ${BUILD_RECIPE}"
+  if [[ -x "${bin}" && -f "${stamp}" && "$(cat "${stamp}")" == "${want_stamp}" \
+        && "${SEALEDREG_CONFORMANCE_REBUILD:-0}" != 1 ]]; then
     log "${kind} suite ${version}: cached at ${bin}"
     printf '%s\n' "${bin}"
     return 0
   fi
 
+  need_go
   mkdir -p "${out_dir}"
   log "${kind} suite ${version}: downloading ${MODULE}@${version}"
   local src
@@ -110,7 +125,8 @@ build_one() {
     "${GO}" mod download
     if [[ "${kind}" == ginkgo ]]; then
       # The Ginkgo suite lives in _test.go files: build its test binary.
-      "${GO}" test -c -o "${tmp_bin}" \
+      # -trimpath: failure locations read "<module>/02_push_test.go:182".
+      "${GO}" test -c -trimpath -o "${tmp_bin}" \
         -ldflags "-X ${MODULE}.Version=${version}" .
     else
       "${GO}" build -trimpath -o "${tmp_bin}" .
@@ -119,7 +135,7 @@ build_one() {
 
   mv -f "${tmp_bin}" "${bin}"   # atomic: a half-written binary is never cached
   rm -rf "${work}"
-  printf '%s\n' "${version}" > "${out_dir}/VERSION"
+  printf '%s\n' "${want_stamp}" > "${stamp}"
   log "${kind} suite ${version}: built ${bin}"
   printf '%s\n' "${bin}"
 }
@@ -132,7 +148,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${GO}" version >&2 || die "${GO} does not run"
 mkdir -p "${CACHE_ROOT}"
 
 # Serialise concurrent callers (e.g. parallel test sessions) on one lock, so a

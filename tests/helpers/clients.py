@@ -194,16 +194,18 @@ class ClientSandbox:
                 f"SB_VARLIB={self.root / 'varlib'}", f"SB_ETC={self.root / 'etc-containers'}",
                 "sh", "-c", script, "sh", *argv]
 
-    def skopeo(self, *args: str, check: bool = True, debug: bool = True, timeout: float = 600
-               ) -> subprocess.CompletedProcess[str]:
-        """`skopeo [global isolation flags] ARGS`. Command-level flags (--authfile, cert dirs) are
-        added for the subcommands that take them."""
+    def skopeo(self, *args: str, global_args: Sequence[str] = (), check: bool = True, debug: bool = True,
+               timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """`skopeo [isolation flags] GLOBAL_ARGS SUBCOMMAND [isolation flags] ARGS...`; args[0] is the
+        subcommand. Command-level flags (--authfile, cert dirs) are added for the subcommands that
+        take them. With `debug`, stderr has the HTTP requests (see `debug_requests`)."""
         exe = require_tool("skopeo")
         args = [str(a) for a in args]
         glob = ["--registries-conf", str(self.registries_conf), "--registries.d", str(self.registries_d),
                 "--policy", str(self.policy), "--tmpdir", str(self.tmp)]
         if debug:
             glob.append("--debug")
+        glob += [str(a) for a in global_args]
         sub, rest = args[0], args[1:]
         extra: list[str] = []
         if sub == "copy":
