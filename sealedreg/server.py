@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 
 import uvicorn
 
@@ -15,6 +17,10 @@ def serve(config: Config) -> None:
     app = build_app(config)
     print(f"sealedreg listening on http://{config.listen} (store: {config.store}, data: {config.data.resolve()})",
           flush=True)
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT, restores the previous
+    # handlers and re-raises the signal; these handlers turn that into exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     uvicorn.run(
         app,
         host=config.host,
@@ -25,3 +31,7 @@ def serve(config: Config) -> None:
         server_header=False,
         h11_max_incomplete_event_size=64 * 1024,
     )
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
