@@ -30,6 +30,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -111,7 +113,11 @@ class ClientSandbox:
     def __init__(self, root: Path, *registries: str):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        for d in ("home", "config", "data", "cache", "run", "tmp", "graph", "runroot", "certs",
+        # podman refuses a runroot path longer than 50 characters, so it lives in a short temp dir.
+        base = tempfile.gettempdir()
+        self.runroot = Path(tempfile.mkdtemp(prefix="sealedreg-rr-", dir=base if len(base) <= 24 else "/tmp"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.runroot, ignore_errors=True)
+        for d in ("home", "config", "data", "cache", "run", "tmp", "graph", "certs",
                   "registries.d", "varlib", "etc-containers/registries.conf.d", "etc-containers/registries.d"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root / "run", 0o700)
@@ -130,7 +136,7 @@ class ClientSandbox:
             "[storage]\n"
             'driver = "vfs"\n'
             f'graphroot = "{self.root / "graph"}"\n'
-            f'runroot = "{self.root / "runroot"}"\n'
+            f'runroot = "{self.runroot}"\n'
         )
         self.containers_conf.write_text(
             "[containers]\n"
@@ -150,6 +156,16 @@ class ClientSandbox:
         for f in (self.registries_conf, self.policy, self.storage_conf):
             shutil.copyfile(f, etc / f.name)
         self.use_namespace = mount_namespace_available()
+
+    def close(self) -> None:
+        """Remove the runroot (outside `root`); the rest goes with `root`."""
+        self._cleanup()
+
+    def __enter__(self) -> "ClientSandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def set_registries(self, *addresses: str) -> None:
         """Mark these host:port registries insecure (plain HTTP) in registries.conf."""
@@ -221,7 +237,7 @@ class ClientSandbox:
         """`podman [isolation flags] ARGS`; pull/push get the temp signature policy and authfile."""
         exe = require_tool("podman")
         args = [str(a) for a in args]
-        glob = ["--root", str(self.root / "graph"), "--runroot", str(self.root / "runroot"),
+        glob = ["--root", str(self.root / "graph"), "--runroot", str(self.runroot),
                 "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
                 "--tmpdir", str(self.root / "run" / "libpod")]
         if debug:

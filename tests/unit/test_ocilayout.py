@@ -175,9 +175,14 @@ def test_big_layer_is_streamed(tmp_path: Path):
     assert elapsed < 30, f"writing a {size >> 20} MiB layer took {elapsed:.1f}s"
 
 
-def test_skopeo_reads_image(tmp_path: Path):
+@pytest.fixture
+def sb(tmp_path: Path):
+    with ClientSandbox(tmp_path / "clients") as sandbox:
+        yield sandbox
+
+
+def test_skopeo_reads_image(tmp_path: Path, sb: ClientSandbox):
     info = write_image(tmp_path / "l", layers=[1000, 70_000], tag="1.0", seed=4, marker="m")
-    sb = ClientSandbox(tmp_path / "clients")
     ref = f"oci:{info.path}:1.0"
     assert sb.skopeo("inspect", "--raw", ref, debug=False).stdout.encode() == info.manifest_bytes
     assert sb.skopeo("inspect", "--config", "--raw", ref, debug=False).stdout.encode() == info.config_bytes
@@ -193,9 +198,8 @@ def test_skopeo_reads_image(tmp_path: Path):
         assert sha256_file(tmp_path / "dir" / d.split(":")[1]) == d
 
 
-def test_skopeo_reads_index(tmp_path: Path):
+def test_skopeo_reads_index(tmp_path: Path, sb: ClientSandbox):
     idx = write_index(tmp_path / "l", layers=[500], tag="multi", seed=6)
-    sb = ClientSandbox(tmp_path / "clients")
     ref = f"oci:{idx.path}:multi"
     assert sb.skopeo("inspect", "--raw", ref, debug=False).stdout.encode() == idx.index_bytes
     for img in idx.images:
