@@ -1,0 +1,100 @@
+"""skopeo push/pull: sealedreg against Debian's Go reference registry, same run.
+
+    python -m benchmarks.push_pull                 # 200MB×1, 200MB×20, 1GB×1; 3 rounds
+    python -m benchmarks.push_pull --quick         # 20MB×1, 20MB×4; 2 rounds
+
+Both registries run on loopback ports, started here and stopped at the end.
+Every push and pull is a fresh skopeo sandbox (so its blob-info cache is
+empty), into a repository name used once, alternating which registry goes
+first. Prints medians and the ratio sealedreg/reference (lower is better),
+and each server's peak RSS (VmHWM) over the whole run — which bounds its
+peak during the 1 GB push. A ratio, not a wall-clock threshold: the machine
+is shared and noisy, so only numbers measured side by side mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tests.helpers.clients import ClientSandbox
+from tests.helpers.ocilayout import write_image
+from tests.helpers.reference import run_reference_registry
+from tests.helpers.server import RunningServer, run_registry
+
+MB = 1000 * 1000
+PROFILES = {
+    "full": [("200MB x 1", [200 * MB]), ("200MB x 20", [10 * MB] * 20), ("1GB x 1", [1000 * MB])],
+    "quick": [("20MB x 1", [20 * MB]), ("20MB x 4", [5 * MB] * 4)],
+}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small images, for a smoke run")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--workdir", type=Path, default=None, help="where images and data go (default: a temp dir)")
+    args = ap.parse_args()
+    profile = PROFILES["quick" if args.quick else "full"]
+    rounds = args.rounds or (2 if args.quick else 3)
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        images = []
+        for i, (label, layers) in enumerate(profile):
+            # "200MB x 20" is "200 MB in 20 layers"; stored (level-0) gzip keeps generation at disk speed.
+            info = write_image(work / f"img{i}", layers=layers, tag="bench", seed=1000 + i, compresslevel=0)
+            images.append((label, info))
+        with run_registry(work / "sealedreg-data") as ours, run_reference_registry(work / "ref") as ref:
+            servers: dict[str, RunningServer] = {"sealedreg": ours, "reference": ref}
+            results: dict[tuple[str, str, str], list[float]] = {}
+            sandbox_n = 0
+            for label, info in images:
+                for r in range(rounds):
+                    order = ["sealedreg", "reference"] if r % 2 == 0 else ["reference", "sealedreg"]
+                    for name in order:
+                        srv = servers[name]
+                        repo = f"{srv.address}/bench/{label.replace(' ', '').lower()}-r{r}:bench"
+                        sandbox_n += 1
+                        with ClientSandbox(work / f"sb{sandbox_n}", srv.address) as sb:
+                            push = timed(lambda: sb.skopeo("copy", "--dest-tls-verify=false",
+                                                           f"oci:{info.path}:bench", f"docker://{repo}", debug=False))
+                        sandbox_n += 1
+                        with ClientSandbox(work / f"sb{sandbox_n}", srv.address) as sb:
+                            out = work / f"pull{sandbox_n}"
+                            pull = timed(lambda: sb.skopeo("copy", "--src-tls-verify=false",
+                                                           f"docker://{repo}", f"dir:{out}", debug=False))
+                        results.setdefault((label, "push", name), []).append(push)
+                        results.setdefault((label, "pull", name), []).append(pull)
+                        shutil.rmtree(out, ignore_errors=True)
+            rss = {name: peak_rss_mb(srv.proc.pid) for name, srv in servers.items()}
+
+    print(f"\nskopeo push/pull, {rounds} rounds, medians in seconds (ratio = sealedreg / reference)\n")
+    print(f"{'image':<12} {'op':<5} {'sealedreg':>10} {'reference':>10} {'ratio':>7}")
+    for label, _ in images:
+        for op in ("push", "pull"):
+            ours_s = statistics.median(results[(label, op, "sealedreg")])
+            ref_s = statistics.median(results[(label, op, "reference")])
+            print(f"{label:<12} {op:<5} {ours_s:>10.2f} {ref_s:>10.2f} {ours_s / ref_s:>6.2f}x")
+    print(f"\npeak RSS over the run: sealedreg {rss['sealedreg']:.0f} MB, reference {rss['reference']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
