@@ -10,12 +10,13 @@
 # pseudo-versions below); each is built from a writable copy of its module dir
 # (the module cache is read-only) with its own go.mod/go.sum.
 #
-# Idempotent: a binary that already exists (built by the same recipe) is not
-# rebuilt, and Go is then not even needed; set SEALEDREG_CONFORMANCE_REBUILD=1
-# to force a rebuild.  Cache: ${SEALEDREG_TOOLS_CACHE:-$HOME/.cache/sealedreg-tools}
-# /conformance-<version>/.  Concurrent callers are serialised with flock.  Prints the two binary paths, one
-# per line, on stdout: first the Ginkgo suite, then the main harness.  All
-# progress output goes to stderr.
+# Cache: ${SEALEDREG_TOOLS_CACHE:-$HOME/.cache/sealedreg-tools}/conformance-<version>/
+# Idempotent: a binary already built by the same recipe is reused (Go is then
+# not even needed); SEALEDREG_CONFORMANCE_REBUILD=1 forces a rebuild.
+# Concurrent callers are serialised with flock.
+#
+# Prints the binary paths on stdout, one per line: the Ginkgo suite first,
+# then the main harness.  Progress goes to stderr.
 #
 # Usage: scripts/build-conformance.sh [--ginkgo-only|--main-only]
 set -euo pipefail
@@ -40,7 +41,7 @@ case "${1:-}" in
   "") ;;
   --ginkgo-only) want_main=0 ;;
   --main-only) want_ginkgo=0 ;;
-  -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
   *) die "unknown argument: $1" ;;
 esac
 

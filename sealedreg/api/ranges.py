@@ -31,7 +31,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return max(size - n, 0), size - 1
     start = int(first)
     if last != "" and int(last) < start:
-        return None  # invalid syntax: ignore the header
+        # RFC 9110 would have us ignore it; the conformance suites want 416.
+        raise RangeNotSatisfiable(size)
     if start >= size:
         raise RangeNotSatisfiable(size)
     end = int(last) if last != "" else size - 1

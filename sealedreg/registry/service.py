@@ -24,6 +24,7 @@ from sealedreg.registry.errors import (
     NameUnknown,
     RangeNotSatisfiable,
     TooLarge,
+    Unsupported,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.refs import parse_reference, validate_tag
@@ -155,8 +156,15 @@ class Registry:
         return PutManifestResult(str(digest), tags, info.subject)
 
     async def resolve(self, repo: str, reference: str) -> str:
-        """The digest a tag or digest reference names in `repo`."""
-        ref = parse_reference(reference)
+        """The digest a tag or digest reference names in `repo`.
+
+        A reference that cannot name anything (a malformed tag or digest) is
+        simply unknown on a read, as the conformance suites expect.
+        """
+        try:
+            ref = parse_reference(reference)
+        except (ManifestInvalid, DigestInvalid, Unsupported):
+            raise ManifestUnknown(detail={"reference": reference[:256]}) from None
         if isinstance(ref, Digest):
             return str(ref)
         digest = await self.index.tag(repo, ref)
@@ -211,4 +219,4 @@ class Registry:
         return await self.index.repositories(last, limit)
 
 
-__all__ = ["Registry", "IntegrityError", "StoredManifest", "PutManifestResult", "ManifestInvalid"]
+__all__ = ["Registry", "IntegrityError", "StoredManifest", "PutManifestResult"]

@@ -77,5 +77,6 @@ def run_reference_registry(tmpdir: Path, port: int | None = None,
     # Keep the registry from picking up OTEL/REGISTRY_* settings from the caller.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     argv = [binary, "serve", str(config)]
-    with run_server(argv, "/v2/", tmpdir / f"reference-{port}.log", port, env=env) as srv:
+    with run_server(argv, "/v2/", tmpdir / f"reference-{port}.log", port, env=env,
+                    inherit_env=False) as srv:
         yield srv

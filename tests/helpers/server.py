@@ -73,10 +73,16 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 
 @contextlib.contextmanager
 def run_server(argv: Sequence[str], probe_path: str, log: Path, port: int,
-               env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Iterator[RunningServer]:
+               env: dict[str, str] | None = None, host: str = "127.0.0.1",
+               inherit_env: bool = True) -> Iterator[RunningServer]:
+    """Start `argv`, wait for `probe_path` to answer, stop it at the end.
+
+    `env` is added to the caller's environment, or with `inherit_env=False`
+    is the whole environment.
+    """
+    full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
     with open(log, "ab") as logf:
-        proc = subprocess.Popen(list(argv), stdout=logf, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})}, cwd=REPO_ROOT)
+        proc = subprocess.Popen(list(argv), stdout=logf, stderr=subprocess.STDOUT, env=full_env, cwd=REPO_ROOT)
     try:
         wait_ready(f"http://{host}:{port}{probe_path}", proc, log)
         yield RunningServer(host, port, proc, log)

@@ -16,14 +16,13 @@ from sealedreg.registry.errors import RangeNotSatisfiable
     ("bytes=0-0", 1, (0, 0)),
     ("bytes=0-1,3-4", 10, None),  # several ranges: served whole
     ("items=0-1", 10, None),
-    ("bytes=5-2", 10, None),
     ("bytes=-", 10, None),
 ])
 def test_parse_range(header, size, expected):
     assert parse_range(header, size) == expected
 
 
-@pytest.mark.parametrize("header,size", [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10), ("bytes=0-", 0)])
+@pytest.mark.parametrize("header,size", [("bytes=5-2", 10), ("bytes=500-0", 1000), ("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10), ("bytes=0-", 0)])
 def test_unsatisfiable(header, size):
     with pytest.raises(RangeNotSatisfiable) as info:
         parse_range(header, size)
@@ -35,7 +34,7 @@ def test_range_is_within_blob(size, a, b):
     try:
         span = parse_range(f"bytes={a}-{b}", size)
     except RangeNotSatisfiable:
-        assert a >= size
+        assert a >= size or b < a
         return
     if span is not None:
         start, end = span

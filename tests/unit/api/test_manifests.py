@@ -143,3 +143,12 @@ def test_subject_and_referrers(client):
     r = client.get(f"/v2/a/referrers/{sha256(b'nothing')}")
     assert r.status_code == 200 and r.json()["manifests"] == []
     assert client.get("/v2/a/referrers/sha256:bad").status_code == 400
+
+
+def test_reads_of_malformed_references_are_unknown(client):
+    for ref in (".INVALID_MANIFEST_NAME", "sha256:nothex", "md5:" + "a" * 32):
+        for method in ("GET", "HEAD"):
+            r = client.request(method, f"/v2/a/manifests/{ref}")
+            assert r.status_code == 404, (method, ref)
+    r = client.put("/v2/a/manifests/.INVALID", content=b"{}", headers={"Content-Type": OCI})
+    assert r.status_code == 400
