@@ -31,6 +31,7 @@ class Config:
     log_level: str = "info"
     access_log: bool = False
     graceful_timeout: float = 30.0
+    namespaces: dict[str, "NamespaceConfig"] = field(default_factory=dict)  # TOML only
 
     @property
     def host(self) -> str:
@@ -39,6 +40,31 @@ class Config:
     @property
     def port(self) -> int:
         return split_listen(self.listen)[1]
+
+
+@dataclass
+class NamespaceConfig:
+    """Per-namespace settings (`[namespaces."example.com"]` in TOML)."""
+
+    org_secret: Path | None = None  # 32-byte secret file (0600): this namespace's dedupe domain
+
+
+_NAMESPACE_KEYS = {f.name for f in dataclasses.fields(NamespaceConfig)}
+
+
+def _namespaces(raw: Any, base: Path) -> dict[str, NamespaceConfig]:
+    if not isinstance(raw, dict):
+        raise ConfigError("namespaces: expected a table of namespaces")
+    out = {}
+    for ns, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"namespaces.{ns}: expected a table")
+        unknown = set(table) - _NAMESPACE_KEYS
+        if unknown:
+            raise ConfigError(f"namespaces.{ns}: unknown option {sorted(unknown)[0]!r}")
+        secret = table.get("org_secret")
+        out[ns] = NamespaceConfig(org_secret=(base / Path(secret).expanduser()) if secret else None)
+    return out
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -86,9 +112,14 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
             name = key.replace("-", "_")
             if name not in _FIELDS:
                 raise ConfigError(f"config file {config_file}: unknown option {key!r}")
-            values[name] = _coerce(name, value)
+            if name == "namespaces":
+                values[name] = _namespaces(value, config_file.parent)
+            else:
+                values[name] = _coerce(name, value)
     env = os.environ if env is None else env
     for name in _FIELDS:
+        if name == "namespaces":
+            continue
         var = f"SEALEDREG_{name.upper()}"
         if var in env:
             values[name] = _coerce(name, env[var])

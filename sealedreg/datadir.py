@@ -4,7 +4,7 @@
 <data>/index.sqlite          registry index (blobs, repositories, manifests, tags)
 <data>/uploads/<id>/data     upload session bytes
 <data>/uploads/<id>/state.json
-<data>/store/                the embedded backend's content
+<data>/blocks/               the embedded backend's IPFS blocks (by CID)
 <data>/tmp/                  scratch files, removed on start
 ```
 
@@ -29,7 +29,7 @@ class DataDir:
 
     def prepare(self) -> None:
         """Create the layout; clear scratch left by a crash (it was never visible)."""
-        for d in (self.root, self.uploads, self.store, self.tmp):
+        for d in (self.root, self.uploads, self.blocks, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         for leftover in self.tmp.iterdir():
@@ -47,8 +47,8 @@ class DataDir:
         return self.root / "uploads"
 
     @property
-    def store(self) -> Path:
-        return self.root / "store"
+    def blocks(self) -> Path:
+        return self.root / "blocks"
 
     @property
     def tmp(self) -> Path:

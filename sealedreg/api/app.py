@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sealedreg.api import base, blobs, catalog, manifests, referrers, tags, uploads
 from sealedreg.api.errors import error_response, registry_error_handler
 from sealedreg.config import Config
+from sealedreg.crypto.secrets import load_secret
+from sealedreg.registry.domains import Domains
 from sealedreg.datadir import DataDir
 from sealedreg.registry.errors import RegistryError
 from sealedreg.registry.index import Index
@@ -80,13 +82,15 @@ class ApiVersionHeader:
 
 
 def open_registry(config: Config) -> Registry:
-    """Open the data directory and the configured store (used by serve and the CLI)."""
+    """Open the data directory, the configured store and the domain secrets
+    (used by `serve` and by the CLI commands that work on a data directory)."""
     datadir = DataDir(config.data)
     datadir.prepare()
-    store = EmbeddedStore(datadir.store, datadir.tmp, durable=config.durable)
+    store = EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
     index = Index(datadir.index)
     max_size = config.max_blob_size or None
-    return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store)
+    secrets = {ns: load_secret(nsc.org_secret) for ns, nsc in config.namespaces.items() if nsc.org_secret}
+    return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store, Domains(secrets))
 
 
 def build_app(config: Config) -> Starlette:

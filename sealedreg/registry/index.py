@@ -22,19 +22,30 @@ T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
-    digest TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    domain TEXT NOT NULL,
     size INTEGER NOT NULL,
     content_id TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    PRIMARY KEY (digest, domain)
 );
+CREATE INDEX IF NOT EXISTS blobs_by_content ON blobs (content_id);
 CREATE TABLE IF NOT EXISTS repo_blobs (
     repo TEXT NOT NULL,
     digest TEXT NOT NULL,
+    domain TEXT NOT NULL,
     PRIMARY KEY (repo, digest)
 );
+CREATE TABLE IF NOT EXISTS dag_blocks (
+    cid TEXT NOT NULL,
+    root TEXT NOT NULL,
+    PRIMARY KEY (cid, root)
+);
+CREATE INDEX IF NOT EXISTS dag_blocks_by_root ON dag_blocks (root);
 CREATE TABLE IF NOT EXISTS manifests (
     repo TEXT NOT NULL,
     digest TEXT NOT NULL,
+    domain TEXT NOT NULL,
     media_type TEXT NOT NULL,
     size INTEGER NOT NULL,
     subject TEXT,
@@ -57,14 +68,16 @@ CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
 @dataclass(frozen=True)
 class BlobRecord:
     digest: str
-    size: int
-    content_id: str
+    size: int  # plaintext bytes
+    content_id: str  # root CID of the ciphertext DAG
+    domain: str  # dedupe domain: "global" or "org:<namespace>"
 
 
 @dataclass(frozen=True)
 class ManifestRecord:
     repo: str
     digest: str
+    domain: str
     media_type: str
     size: int
     subject: str | None
@@ -104,36 +117,36 @@ class Index:
 
         return await self._run(tx)
 
-    # -- blobs --------------------------------------------------------------
-    async def blob(self, digest: str) -> BlobRecord | None:
+    # -- blobs ------------------------------------------------------------
+    async def blob(self, digest: str, domain: str) -> BlobRecord | None:
         row = await self._run(lambda db: db.execute(
-            "SELECT digest, size, content_id FROM blobs WHERE digest = ?", (digest,)).fetchone())
+            "SELECT digest, size, content_id, domain FROM blobs WHERE digest = ? AND domain = ?",
+            (digest, domain)).fetchone())
         return BlobRecord(*row) if row else None
 
     async def repo_blob(self, repo: str, digest: str) -> BlobRecord | None:
         """The blob, if `repo` may see it."""
         row = await self._run(lambda db: db.execute(
-            "SELECT b.digest, b.size, b.content_id FROM blobs b JOIN repo_blobs r ON r.digest = b.digest "
+            "SELECT b.digest, b.size, b.content_id, b.domain FROM repo_blobs r "
+            "JOIN blobs b ON b.digest = r.digest AND b.domain = r.domain "
             "WHERE r.repo = ? AND r.digest = ?", (repo, digest)).fetchone())
         return BlobRecord(*row) if row else None
 
-    async def add_blob(self, repo: str, record: BlobRecord) -> None:
+    async def add_blob(self, repo: str | None, record: BlobRecord, blocks: tuple[str, ...] = ()) -> None:
+        """Record stored content (and the blocks of its DAG); link it into `repo`."""
         def add(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO blobs (digest, size, content_id, created) VALUES (?, ?, ?, ?)",
-                       (record.digest, record.size, record.content_id, time.time()))
-            db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)", (repo, record.digest))
+            _insert_blob(db, record, blocks)
+            if repo is not None:
+                db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest, domain) VALUES (?, ?, ?)",
+                           (repo, record.digest, record.domain))
 
         await self._tx(add)
 
-    async def link_blob(self, repo: str, digest: str) -> bool:
-        """Make a known blob visible in `repo`; False if the blob is unknown."""
-        def link(db: sqlite3.Connection) -> bool:
-            if not db.execute("SELECT 1 FROM blobs WHERE digest = ?", (digest,)).fetchone():
-                return False
-            db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)", (repo, digest))
-            return True
-
-        return await self._tx(link)
+    async def link_blob(self, repo: str, record: BlobRecord) -> None:
+        """Make a known blob visible in `repo`."""
+        await self._tx(lambda db: db.execute(
+            "INSERT OR IGNORE INTO repo_blobs (repo, digest, domain) VALUES (?, ?, ?)",
+            (repo, record.digest, record.domain)))
 
     async def unlink_blob(self, repo: str, digest: str) -> bool:
         cur = await self._run(lambda db: db.execute(
@@ -147,15 +160,22 @@ class Index:
 
         return await self._run(find)
 
+    async def block_is_live(self, cid: str) -> bool:
+        """True when `cid` is a block of some DAG the index still refers to."""
+        row = await self._run(lambda db: db.execute(
+            "SELECT 1 FROM dag_blocks d JOIN blobs b ON b.content_id = d.root WHERE d.cid = ? LIMIT 1",
+            (cid,)).fetchone())
+        return row is not None
+
     # -- manifests and tags -------------------------------------------------
-    async def put_manifest(self, record: ManifestRecord, content_id: str, tags: list[str]) -> None:
+    async def put_manifest(self, record: ManifestRecord, content: BlobRecord, blocks: tuple[str, ...],
+                           tags: list[str]) -> None:
         def put(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO blobs (digest, size, content_id, created) VALUES (?, ?, ?, ?)",
-                       (record.digest, record.size, content_id, time.time()))
+            _insert_blob(db, content, blocks)
             db.execute(
-                "INSERT OR REPLACE INTO manifests (repo, digest, media_type, size, subject, artifact_type, "
-                "annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.repo, record.digest, record.media_type, record.size, record.subject,
+                "INSERT OR REPLACE INTO manifests (repo, digest, domain, media_type, size, subject, artifact_type, "
+                "annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.repo, record.digest, record.domain, record.media_type, record.size, record.subject,
                  record.artifact_type, json.dumps(record.annotations) if record.annotations else None, time.time()))
             for tag in tags:
                 db.execute("INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
@@ -163,15 +183,16 @@ class Index:
 
         await self._tx(put)
 
-    async def manifest(self, repo: str, digest: str) -> tuple[ManifestRecord, str] | None:
-        """The manifest record and the content id of its bytes."""
+    async def manifest(self, repo: str, digest: str) -> tuple[ManifestRecord, BlobRecord] | None:
+        """The manifest record and where its bytes are stored."""
         row = await self._run(lambda db: db.execute(
-            "SELECT m.repo, m.digest, m.media_type, m.size, m.subject, m.artifact_type, m.annotations, "
-            "b.content_id FROM manifests m JOIN blobs b ON b.digest = m.digest WHERE m.repo = ? AND m.digest = ?",
+            f"SELECT {_MANIFEST_COLUMNS}, b.content_id FROM manifests m "
+            "JOIN blobs b ON b.digest = m.digest AND b.domain = m.domain WHERE m.repo = ? AND m.digest = ?",
             (repo, digest)).fetchone())
         if not row:
             return None
-        return _manifest_record(row[:7]), row[7]
+        record = _manifest_record(row[:8])
+        return record, BlobRecord(record.digest, record.size, row[8], record.domain)
 
     async def missing_manifests(self, repo: str, digests: list[str]) -> list[str]:
         def find(db: sqlite3.Connection) -> list[str]:
@@ -212,13 +233,12 @@ class Index:
         return cur.rowcount > 0
 
     async def referrers(self, repo: str, subject: str, artifact_type: str | None) -> list[ManifestRecord]:
-        sql = ("SELECT repo, digest, media_type, size, subject, artifact_type, annotations FROM manifests "
-               "WHERE repo = ? AND subject = ?")
+        sql = f"SELECT {_MANIFEST_COLUMNS} FROM manifests m WHERE m.repo = ? AND m.subject = ?"
         args: list[Any] = [repo, subject]
         if artifact_type is not None:
-            sql += " AND artifact_type = ?"
+            sql += " AND m.artifact_type = ?"
             args.append(artifact_type)
-        sql += " ORDER BY created, digest"
+        sql += " ORDER BY m.created, m.digest"
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
         return [_manifest_record(r) for r in rows]
 
@@ -243,5 +263,15 @@ class Index:
         return [r[0] for r in rows]
 
 
+_MANIFEST_COLUMNS = "m.repo, m.digest, m.domain, m.media_type, m.size, m.subject, m.artifact_type, m.annotations"
+
+
 def _manifest_record(row: tuple) -> ManifestRecord:
-    return ManifestRecord(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]) if row[6] else None)
+    return ManifestRecord(*row[:7], json.loads(row[7]) if row[7] else None)
+
+
+def _insert_blob(db: sqlite3.Connection, record: BlobRecord, blocks: tuple[str, ...]) -> None:
+    db.execute("INSERT OR IGNORE INTO blobs (digest, domain, size, content_id, created) VALUES (?, ?, ?, ?, ?)",
+               (record.digest, record.domain, record.size, record.content_id, time.time()))
+    db.executemany("INSERT OR IGNORE INTO dag_blocks (cid, root) VALUES (?, ?)",
+                   [(cid, record.content_id) for cid in blocks])

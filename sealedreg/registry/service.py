@@ -1,10 +1,11 @@
 """The registry model: every operation the API offers, with no HTTP in it.
 
-It ties the index (what exists, and where), the upload sessions and the
-storage seam together, and owns the invariants of DESIGN §7: a blob becomes
-visible only after its digest verifies and its content is durable; a
-manifest is stored byte-exact and only when what it references is present;
-nothing is streamed to a client without being checked against its digest.
+It ties the index (what exists, and where), the upload sessions, the
+convergent codec and the storage seam together, and owns the invariants of
+DESIGN §7: a blob is encrypted only after its digest verifies, and becomes
+visible only once its ciphertext DAG is durable; a manifest is stored
+byte-exact and only when what it references is present; nothing is streamed
+to a client without being checked against its digest.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import json
 from dataclasses import dataclass
 from typing import AsyncIterable, AsyncIterator
 
+from sealedreg.crypto.convergent import DecryptionError, derive_key
+from sealedreg.crypto.stream import decrypt_range, encrypt_bytes, encrypt_file
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest, new_hasher
+from sealedreg.registry.domains import Domains
 from sealedreg.registry.errors import (
     BlobUnknown,
     DigestInvalid,
@@ -29,7 +33,7 @@ from sealedreg.registry.errors import (
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.refs import parse_reference, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
-from sealedreg.storage.base import BlobStore
+from sealedreg.storage.base import BlobStore, StorageError
 
 
 class IntegrityError(Exception):
@@ -50,10 +54,14 @@ class PutManifestResult:
 
 
 class Registry:
-    def __init__(self, index: Index, uploads: Uploads, store: BlobStore) -> None:
+    def __init__(self, index: Index, uploads: Uploads, store: BlobStore, domains: Domains | None = None) -> None:
         self.index = index
         self.uploads = uploads
         self.store = store
+        self.domains = domains or Domains()
+
+    def _key(self, record: BlobRecord) -> bytes:
+        return derive_key(record.digest, self.domains.get(record.domain).secret)
 
     # -- blobs --------------------------------------------------------------
     async def stat_blob(self, repo: str, digest: Digest) -> BlobRecord:
@@ -63,23 +71,39 @@ class Registry:
         return record
 
     def read_blob(self, record: BlobRecord, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Stream a blob; a whole-blob read is verified against its digest.
+        """Stream plaintext of a blob: decrypted chunk by chunk, each authenticated.
 
-        The last piece is held back until the digest checks out, so a client
-        never receives a complete response with wrong bytes: on mismatch the
-        stream raises IntegrityError and the connection is aborted short.
+        A whole-blob read is also hashed against the digest, and its last
+        piece is held back until that checks out, so a client never receives
+        a complete response with wrong bytes: on any mismatch the stream
+        raises IntegrityError and the connection is cut short.
         """
-        if offset == 0 and (length is None or length == record.size):
-            return self._verified(record)
-        return self.store.read(record.content_id, offset, length)
+        if length is None:
+            length = record.size - offset
+        plain = self._plaintext(record, offset, length)
+        if offset == 0 and length == record.size:
+            return self._verified(record, plain)
+        return plain
 
-    async def _verified(self, record: BlobRecord) -> AsyncIterator[bytes]:
+    async def _plaintext(self, record: BlobRecord, offset: int, length: int) -> AsyncIterator[bytes]:
+        key = self._key(record)
+
+        def read(o: int, n: int) -> AsyncIterator[bytes]:
+            return self.store.read(record.content_id, o, n)
+
+        try:
+            async for piece in decrypt_range(read, key, record.size, offset, length):
+                yield piece
+        except (DecryptionError, StorageError, EOFError) as exc:
+            raise IntegrityError(f"{record.digest}: {exc}") from None
+
+    async def _verified(self, record: BlobRecord, plain: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         digest = Digest.parse(record.digest)
         hasher = new_hasher(digest.algorithm)
         held: bytes | None = None
         total = 0
-        async for piece in self.store.read(record.content_id, 0, record.size):
-            hasher.update(piece)  # in-loop: ≤1 MiB at a time, hashlib drops the GIL
+        async for piece in plain:
+            hasher.update(piece)  # ≤1 MiB at a time; hashlib drops the GIL
             total += len(piece)
             if held is not None:
                 yield held
@@ -98,7 +122,7 @@ class Registry:
         source = await self.index.repo_blob(from_repo, str(digest))
         if source is None:
             return None
-        await self.index.link_blob(repo, source.digest)
+        await self.index.link_blob(repo, source)
         return source
 
     # -- uploads ------------------------------------------------------------
@@ -121,9 +145,15 @@ class Registry:
         if body is not None:
             session = await self.uploads.append(session, body, start, length)
         path, size = await self.uploads.finalize(session, digest)
-        stored = await self.store.put_file(path, digest)
-        record = BlobRecord(str(digest), size, stored.content_id)
-        await self.index.add_blob(repo, record)
+        domain = self.domains.for_repo(repo)
+        record = await self.index.blob(str(digest), domain.name)
+        if record is None:  # new in this domain: encrypt (only now: it is verified) and store
+            key = derive_key(str(digest), domain.secret)
+            stored = await self.store.put_chunks(encrypt_file(path, size, key))
+            record = BlobRecord(str(digest), size, stored.content_id, domain.name)
+            await self.index.add_blob(repo, record, stored.blocks)
+        else:
+            await self.index.link_blob(repo, record)
         await self.uploads.discard(session.id)
         return record
 
@@ -149,10 +179,12 @@ class Registry:
         missing += await self.index.missing_manifests(repo, info.manifests)
         if missing:
             raise ManifestBlobUnknown(detail={"digests": missing})
-        stored = await self.store.put_bytes(body, digest)
-        record = ManifestRecord(repo, str(digest), info.media_type, len(body), info.subject,
+        domain = self.domains.for_repo(repo)
+        stored = await self.store.put_chunks(encrypt_bytes(body, derive_key(str(digest), domain.secret)))
+        content = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
+        record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,
                                 info.artifact_type, info.annotations)
-        await self.index.put_manifest(record, stored.content_id, tags)
+        await self.index.put_manifest(record, content, stored.blocks, tags)
         return PutManifestResult(str(digest), tags, info.subject)
 
     async def resolve(self, repo: str, reference: str) -> str:
@@ -172,7 +204,7 @@ class Registry:
             raise ManifestUnknown(detail={"tag": ref})
         return digest
 
-    async def stat_manifest(self, repo: str, reference: str) -> tuple[ManifestRecord, str]:
+    async def stat_manifest(self, repo: str, reference: str) -> tuple[ManifestRecord, BlobRecord]:
         digest = await self.resolve(repo, reference)
         found = await self.index.manifest(repo, digest)
         if found is None:
@@ -180,11 +212,8 @@ class Registry:
         return found
 
     async def get_manifest(self, repo: str, reference: str) -> StoredManifest:
-        record, content_id = await self.stat_manifest(repo, reference)
-        body = await self.store.read_all(content_id, mf.MAX_MANIFEST_BYTES)
-        digest = Digest.parse(record.digest)
-        if Digest.of(body, digest.algorithm) != digest:
-            raise IntegrityError(f"stored manifest {record.digest} does not match its digest")
+        record, content = await self.stat_manifest(repo, reference)
+        body = b"".join([piece async for piece in self.read_blob(content)])
         return StoredManifest(record, body)
 
     async def delete_manifest(self, repo: str, reference: str) -> None:

@@ -1,73 +1,76 @@
 """The contract every storage backend keeps.
 
-Backends: `embedded` (files under the data directory, no daemon) and, later,
-`kubo` (a real IPFS node). The registry model talks only to this interface.
+The seam is content-addressed: ciphertext goes in as a stream of leaves and
+comes back as the root CID of a UnixFS DAG (`sealedreg.storage.unixfs`);
+a byte range of a CID comes back out. Backends: `embedded` (a block
+directory under the data dir, no daemon) and, later, `kubo` (a real IPFS
+node). Nothing here knows about digests, keys or repositories.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import AsyncIterator, Protocol
-
-from sealedreg.registry.digests import Digest
+from dataclasses import dataclass, field
+from typing import AsyncIterable, AsyncIterator, Protocol
 
 ContentId = str
-"""An opaque, backend-chosen identifier of stored content (later: an IPFS CID)."""
-
-READ_CHUNK = 1 << 20
-"""Reads are delivered in pieces of at most this many bytes."""
+"""The root CID of stored content, as base32 CIDv1 text."""
 
 
 @dataclass(frozen=True)
 class StoredContent:
     content_id: ContentId
-    size: int
+    size: int  # bytes of content (ciphertext) under the root
+    blocks: tuple[ContentId, ...] = field(default=(), repr=False)  # every block of the DAG
+
+
+class StorageError(Exception):
+    """The backend failed (unreachable, full, refused)."""
+
+
+class ContentMissing(StorageError, LookupError):
+    """A block or DAG is not in the store."""
+
+
+class ContentCorrupt(StorageError, ValueError):
+    """Stored bytes do not match their CID."""
 
 
 class BlobStore(Protocol):
-    """Content-addressed byte storage.
+    """Content-addressed storage of UnixFS files.
 
     Guarantees every backend gives:
 
-    * `put_file` and `put_bytes` are atomic: on return the content is durable
-      and readable under the returned id; on error or cancellation nothing is
-      readable under any new id. Putting the same content twice returns the
-      same id and stores it once.
-    * The caller has verified that the content hashes to `digest` before
-      calling put (DESIGN §7.2); the backend may use it to name the content
-      but must not assume anything else about it.
-    * `read` yields exactly `length` bytes from `offset` (or to the end), in
-      pieces of at most READ_CHUNK, and raises if the stored content is
-      shorter or fails the backend's own integrity check: it never yields
-      bytes it knows to be wrong.
-    * Blocking work (file I/O, hashing, crypto) runs off the event loop.
+    * `put_chunks` takes the content as its leaves, in order (every chunk but
+      the last exactly `unixfs.CHUNK_SIZE` bytes), and returns the root CID
+      Kubo would give the same bytes. It is atomic as far as readers can
+      tell: on return every block is durable; on error nothing refers to
+      what was written. Putting the same content twice stores it once.
+    * `read` yields exactly `length` bytes from `offset` (or to the end),
+      every block verified against its CID first: it never yields bytes it
+      knows to be wrong, and raises ContentCorrupt / ContentMissing instead.
+    * Blocking work (file I/O, hashing) runs off the event loop.
     """
 
     name: str
 
-    async def put_file(self, path: Path, digest: Digest) -> StoredContent:
-        """Store the verified file at `path`; the store may move it (the caller gives it up)."""
-        ...
+    async def put_chunks(self, chunks: AsyncIterable[bytes]) -> StoredContent: ...
 
-    async def put_bytes(self, data: bytes, digest: Digest) -> StoredContent:
-        """Store small verified content (manifests)."""
-        ...
+    def read(self, content_id: ContentId, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]: ...
 
-    def read(self, content_id: ContentId, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Stream `length` bytes (default: to the end) starting at `offset`."""
-        ...
-
-    async def read_all(self, content_id: ContentId, limit: int) -> bytes:
-        """Read small content whole; raise if it is larger than `limit`."""
-        ...
+    async def size(self, content_id: ContentId) -> int: ...
 
     async def exists(self, content_id: ContentId) -> bool: ...
 
-    async def delete(self, content_id: ContentId) -> None:
-        """Remove content; removing what is not there is not an error."""
+    async def get_block(self, cid: ContentId) -> bytes:
+        """One block, verified; ContentMissing if absent."""
         ...
 
-    def list(self) -> AsyncIterator[ContentId]: ...
+    async def put_block(self, cid: ContentId, block: bytes) -> None:
+        """Store one block after checking it hashes to `cid` (ContentCorrupt if not)."""
+        ...
+
+    def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
+        """Every block of the DAG under `content_id`, root first, each once."""
+        ...
 
     async def close(self) -> None: ...

@@ -1,132 +1,131 @@
-"""The embedded backend: content as files under `<data>/store`, no daemon needed.
+"""The embedded backend: IPFS blocks in a directory, no daemon needed.
 
-Content is named by the verified digest of the bytes it holds
-(`<algorithm>/<hh>/<hex>`), so putting the same content twice stores it once.
+Blocks and CIDs are byte-identical to what Kubo stores for the same content
+with the DESIGN §5 import parameters, so content moves between this store,
+a Kubo node and CAR files without changing its CID.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import asyncio
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterable, AsyncIterator
 
 from anyio import to_thread
 
-from sealedreg.fileio import fsync_dir, stream_file, write_atomic
-from sealedreg.registry.digests import ALGORITHMS, Digest
-from sealedreg.storage.base import READ_CHUNK, ContentId, StoredContent
+from sealedreg.storage.base import ContentCorrupt, ContentId, ContentMissing, StoredContent
+from sealedreg.storage.blockstore import BlockCorrupt, BlockMissing, BlockStore
+from sealedreg.storage.cid import CID, CIDError, RAW
+from sealedreg.storage.unixfs import DagError, FileDagBuilder, decode_file_node, leaf_spans, walk_blocks
 
 
-class ContentMissing(LookupError):
-    """The content id is not (or no longer) in the store."""
+def _cid(text: ContentId) -> CID:
+    try:
+        return CID.parse(text)
+    except CIDError as exc:
+        raise ContentMissing(f"{text!r}: {exc}") from None
 
 
 class EmbeddedStore:
     name = "embedded"
 
     def __init__(self, root: Path, tmp_dir: Path, durable: bool = True) -> None:
-        self.root = root
-        self.tmp_dir = tmp_dir
+        self.blocks = BlockStore(root, tmp_dir)
         self.durable = durable
 
-    # -- naming -------------------------------------------------------------
-    @staticmethod
-    def content_id(digest: Digest) -> ContentId:
-        return f"{digest.algorithm}-{digest.hex}"
-
-    def _path(self, content_id: ContentId) -> Path:
-        algorithm, _, hexpart = content_id.partition("-")
-        if algorithm not in ALGORITHMS or len(hexpart) != ALGORITHMS[algorithm][1] or not all(
-            c in "0123456789abcdef" for c in hexpart
-        ):
-            raise ContentMissing(content_id)
-        return self.root / algorithm / hexpart[:2] / hexpart
+    def _get(self, cid: CID) -> bytes:
+        try:
+            return self.blocks.get(cid)
+        except BlockMissing:
+            raise ContentMissing(str(cid)) from None
+        except BlockCorrupt as exc:
+            raise ContentCorrupt(str(exc)) from None
 
     # -- writes -------------------------------------------------------------
-    async def put_file(self, path: Path, digest: Digest) -> StoredContent:
-        cid = self.content_id(digest)
-        dest = self._path(cid)
-        size = await to_thread.run_sync(self._adopt, path, dest)
-        return StoredContent(cid, size)
+    async def put_chunks(self, chunks: AsyncIterable[bytes]) -> StoredContent:
+        written: list[Path] = []
+        names: list[ContentId] = []
 
-    def _adopt(self, src: Path, dest: Path) -> int:
-        size = src.stat().st_size
-        if dest.exists():
-            src.unlink(missing_ok=True)
-            return size
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if self.durable:
-            with open(src, "rb+") as f:
-                os.fsync(f.fileno())
+        def sink(cid: CID, block: bytes) -> None:
+            names.append(str(cid))
+            path = self.blocks.put(cid, block)
+            if path is not None:
+                written.append(path)
+
+        builder = FileDagBuilder(sink)
+        async for chunk in chunks:
+            await to_thread.run_sync(builder.add_leaf, chunk)
+        root = await to_thread.run_sync(builder.finish)
+        if self.durable and written:
+            await to_thread.run_sync(self.blocks.sync, written)
+        return StoredContent(str(root.cid), root.size, tuple(dict.fromkeys(names)))
+
+    async def put_block(self, cid: ContentId, block: bytes) -> None:
+        parsed = _cid(cid)
         try:
-            os.replace(src, dest)
-        except OSError:  # another filesystem: copy, then swap in atomically
-            tmp = self.tmp_dir / f".adopt-{dest.name}"
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-            src.unlink(missing_ok=True)
-        if self.durable:
-            fsync_dir(dest.parent)
-        return size
-
-    async def put_bytes(self, data: bytes, digest: Digest) -> StoredContent:
-        cid = self.content_id(digest)
-        dest = self._path(cid)
-
-        def write() -> None:
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(dest, data, self.tmp_dir, self.durable)
-
-        await to_thread.run_sync(write)
-        return StoredContent(cid, len(data))
+            await to_thread.run_sync(self.blocks.put, parsed, block, self.durable)
+        except BlockCorrupt as exc:
+            raise ContentCorrupt(str(exc)) from None
 
     # -- reads --------------------------------------------------------------
-    async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        path = self._path(content_id)
-        try:
-            async for piece in stream_file(path, offset, length, READ_CHUNK):
-                yield piece
-        except FileNotFoundError:
-            raise ContentMissing(content_id) from None
-
-    async def read_all(self, content_id: ContentId, limit: int) -> bytes:
-        path = self._path(content_id)
-
-        def read() -> bytes:
-            with open(path, "rb") as f:
-                data = f.read(limit + 1)
-            if len(data) > limit:
-                raise ValueError(f"{content_id} is larger than {limit} bytes")
-            return data
-
-        try:
-            return await to_thread.run_sync(read)
-        except FileNotFoundError:
-            raise ContentMissing(content_id) from None
+    async def get_block(self, cid: ContentId) -> bytes:
+        return await to_thread.run_sync(self._get, _cid(cid))
 
     async def exists(self, content_id: ContentId) -> bool:
         try:
-            path = self._path(content_id)
+            return await to_thread.run_sync(self.blocks.has, _cid(content_id))
         except ContentMissing:
             return False
-        return await to_thread.run_sync(path.exists)
 
-    async def delete(self, content_id: ContentId) -> None:
-        path = self._path(content_id)
-        await to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+    async def size(self, content_id: ContentId) -> int:
+        cid = _cid(content_id)
+        block = await to_thread.run_sync(self._get, cid)
+        if cid.codec == RAW:
+            return len(block)
+        try:
+            return decode_file_node(block).filesize
+        except DagError as exc:
+            raise ContentCorrupt(f"{content_id}: {exc}") from None
 
-    async def list(self) -> AsyncIterator[ContentId]:
-        def scan() -> list[ContentId]:
-            found = []
-            for algo_dir in sorted(self.root.iterdir()) if self.root.exists() else []:
-                for shard in sorted(algo_dir.iterdir()):
-                    found.extend(f"{algo_dir.name}-{p.name}" for p in sorted(shard.iterdir()))
-            return found
+    async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        cid = _cid(content_id)
+        if length is None:
+            length = await self.size(content_id) - offset
+        try:
+            spans = await to_thread.run_sync(leaf_spans, self._get, cid, offset, length)
+        except DagError as exc:
+            raise ContentCorrupt(f"{content_id}: {exc}") from None
+        got = sum(s.end - s.start for s in spans)
+        if got != length:
+            raise ContentMissing(f"{content_id}: asked for {length} bytes at {offset}, DAG holds {got}")
+        loop = asyncio.get_running_loop()
 
-        for cid in await to_thread.run_sync(scan):
-            yield cid
+        def fetch(i: int) -> asyncio.Future:
+            return loop.run_in_executor(None, self._get, spans[i].cid)
+
+        pending = fetch(0) if spans else None
+        try:
+            for i, span in enumerate(spans):
+                block = await pending  # type: ignore[misc]
+                pending = fetch(i + 1) if i + 1 < len(spans) else None
+                yield span.inline if span.inline is not None else block[span.start:span.end]
+        finally:
+            if pending is not None:
+                try:
+                    await pending
+                except Exception:  # noqa: BLE001 - the read is abandoned either way
+                    pass
+
+    async def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
+        cid = _cid(content_id)
+        walker = walk_blocks(self._get, cid)
+        sentinel = object()
+        while True:
+            item = await to_thread.run_sync(next, walker, sentinel)
+            if item is sentinel:
+                return
+            block_cid, block = item  # type: ignore[misc]
+            yield str(block_cid), block
 
     async def close(self) -> None:
         return None

@@ -77,4 +77,4 @@ def test_failed_uploads_leave_no_files(tmp_path):
         assert httpx.put(f"{srv.url}{loc}?digest=sha256:{'1' * 64}").status_code == 400
         assert list((data_dir / "uploads").iterdir()) == []
         assert list((data_dir / "tmp").iterdir()) == []
-        assert [p for p in (data_dir / "store").rglob("*") if p.is_file()] == []
+        assert [p for p in (data_dir / "blocks").rglob("*") if p.is_file()] == []

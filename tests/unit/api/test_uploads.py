@@ -53,7 +53,7 @@ def test_digest_mismatch_stores_nothing(client, tmp_path):
     assert r.json()["errors"][0]["code"] == "DIGEST_INVALID"
     assert client.head(f"/v2/a/blobs/{sha256(b'real bytes')}").status_code == 404
     assert client.head(f"/v2/a/blobs/{sha256(b'other bytes')}").status_code == 404
-    assert not any((tmp_path / "data" / "store").rglob("*/*/*"))
+    assert not any((tmp_path / "data" / "blocks").rglob("*/*"))
     assert list((tmp_path / "data" / "uploads").iterdir()) == []
 
 

@@ -1,0 +1,43 @@
+"""Secret files: created 0600, refused when anyone else could read them.
+
+An organisation's dedupe-domain secret is 32 random bytes in a file of its
+own (DESIGN §7.6). Its bytes are never logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from sealedreg.crypto.convergent import SECRET_SIZE
+
+
+class SecretFileError(ValueError):
+    """A secret file that is missing, the wrong size or too open."""
+
+
+def create_secret(path: Path, size: int = SECRET_SIZE) -> None:
+    """Write `size` fresh random bytes to a new file, mode 0600; never overwrite."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SecretFileError(f"{path} already exists; refusing to overwrite a secret") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def load_secret(path: Path, size: int = SECRET_SIZE) -> bytes:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SecretFileError(f"secret file {path} not found") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretFileError(f"secret file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+                              "chmod 600 it")
+    data = path.read_bytes()
+    if len(data) != size:
+        raise SecretFileError(f"secret file {path} must hold exactly {size} bytes")
+    return data
