@@ -26,10 +26,87 @@ def main() -> None:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="log level")
 def serve(listen: str | None, data: Path | None, config_file: Path | None, log_level: str | None) -> None:
     """Run the registry (embedded store unless configured otherwise)."""
-    try:
-        config = load(config_file, overrides={"listen": listen, "data": data, "log_level": log_level})
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = _load(config_file, listen=listen, data=data, log_level=log_level)
+    from sealedreg.api.app import load_domains
+    from sealedreg.crypto.secrets import SecretFileError
     from sealedreg.server import serve as run
 
+    try:
+        load_domains(config)  # fail before listening, in one line
+    except SecretFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
     run(config)
+
+
+def _load(config_file: Path | None, **overrides: object):
+    try:
+        return load(config_file, overrides=overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    """`repo:tag` or `repo@digest` (a bare repo means `:latest`)."""
+    if "@" in ref:
+        repo, _, reference = ref.partition("@")
+    else:
+        slash = ref.rfind("/")
+        colon = ref.rfind(":")
+        repo, reference = (ref[:colon], ref[colon + 1:]) if colon > slash else (ref, "latest")
+    return repo, reference
+
+
+def _run_async(coro):
+    import asyncio
+
+    from sealedreg.registry.errors import RegistryError
+
+    try:
+        return asyncio.run(coro)
+    except RegistryError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.argument("ref")
+def inspect(data: Path | None, config_file: Path | None, ref: str) -> None:
+    """Show where an image's manifest and blobs are stored: REPO[:TAG|@DIGEST].
+
+    Works on the data directory of a stopped or a running server.
+    """
+    import json
+
+    from sealedreg.api.app import open_registry
+    from sealedreg.registry.refs import validate_name
+
+    config = _load(config_file, data=data)
+    repo, reference = _split_ref(ref)
+
+    async def go() -> dict:
+        validate_name(repo)
+        try:
+            registry = open_registry(config, readonly=True)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            return await registry.describe(repo, reference)
+        finally:
+            registry.index.close()
+
+    click.echo(json.dumps(_run_async(go()), indent=2))
+
+
+@main.command("org-secret")
+@click.argument("path", type=click.Path(path_type=Path))
+def org_secret(path: Path) -> None:
+    """Create a new 32-byte org secret file (mode 0600) for a namespace's dedupe domain."""
+    from sealedreg.crypto.secrets import SecretFileError, create_secret
+
+    try:
+        create_secret(path)
+    except (SecretFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path}; name it as org_secret under [namespaces.\"<namespace>\"] in sealedreg.toml")

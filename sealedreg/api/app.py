@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealedreg.api import base, blobs, catalog, manifests, referrers, tags, uploads
 from sealedreg.api.errors import error_response, registry_error_handler
-from sealedreg.config import Config
+from sealedreg.config import Config, ConfigError
 from sealedreg.crypto.secrets import load_secret
 from sealedreg.registry.domains import Domains
 from sealedreg.datadir import DataDir
@@ -81,16 +81,29 @@ class ApiVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
-def open_registry(config: Config) -> Registry:
+def open_registry(config: Config, readonly: bool = False) -> Registry:
     """Open the data directory, the configured store and the domain secrets
-    (used by `serve` and by the CLI commands that work on a data directory)."""
+    (used by `serve` and by the CLI commands that work on a data directory).
+
+    `readonly` opens the data directory of a server that may be running
+    (`inspect`): nothing is created or cleaned, the index is opened read-only.
+    """
     datadir = DataDir(config.data)
-    datadir.prepare()
+    if readonly:
+        if not datadir.index.exists():
+            raise ConfigError(f"{config.data} is not a sealedreg data directory")
+    else:
+        datadir.prepare()
     store = EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
-    index = Index(datadir.index)
+    index = Index(datadir.index, readonly=readonly)
     max_size = config.max_blob_size or None
-    secrets = {ns: load_secret(nsc.org_secret) for ns, nsc in config.namespaces.items() if nsc.org_secret}
-    return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store, Domains(secrets))
+    return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store,
+                    load_domains(config))
+
+
+def load_domains(config: Config) -> Domains:
+    """The dedupe domains the config names; SecretFileError for a bad secret file."""
+    return Domains({ns: load_secret(nsc.org_secret) for ns, nsc in config.namespaces.items() if nsc.org_secret})
 
 
 def build_app(config: Config) -> Starlette:

@@ -86,9 +86,13 @@ class ManifestRecord:
 
 
 class Index:
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    def __init__(self, path: Path, readonly: bool = False) -> None:
         self._lock = threading.Lock()
+        if readonly:  # alongside a running server: WAL lets us read while it writes
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                                       isolation_level=None)
+            return
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)

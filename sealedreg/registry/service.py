@@ -118,10 +118,21 @@ class Registry:
             raise BlobUnknown(detail={"digest": str(digest)})
 
     async def mount_blob(self, repo: str, digest: Digest, from_repo: str) -> BlobRecord | None:
-        """Link a blob from `from_repo` into `repo`; None if it is not there."""
+        """Link a blob from `from_repo` into `repo`; None if it cannot be mounted.
+
+        A mount never moves a blob across dedupe domains: an org namespace's
+        layers stay in its own domain even when a public repository has them.
+        """
         source = await self.index.repo_blob(from_repo, str(digest))
         if source is None:
             return None
+        domain = self.domains.for_repo(repo)
+        if source.domain != domain.name:
+            # Linking would put another domain's ciphertext in this repository;
+            # use this domain's copy if there is one, else let the client upload.
+            source = await self.index.blob(str(digest), domain.name)
+            if source is None:
+                return None
         await self.index.link_blob(repo, source)
         return source
 
@@ -223,6 +234,38 @@ class Registry:
                 raise ManifestUnknown(detail={"digest": str(ref)})
         elif not await self.index.delete_tag(repo, ref):
             raise ManifestUnknown(detail={"tag": ref})
+
+    async def describe(self, repo: str, reference: str) -> dict:
+        """What `sealedreg inspect` prints: a manifest and where each of its
+        blobs (and, for an index, each child manifest) is stored."""
+        stored = await self.get_manifest(repo, reference)
+        record = stored.record
+        _, content = await self.stat_manifest(repo, record.digest)
+        info = mf.parse_manifest(stored.body, record.media_type)
+        doc = json.loads(stored.body)
+        out: dict = {
+            "repository": repo,
+            "reference": reference,
+            "digest": record.digest,
+            "mediaType": record.media_type,
+            "size": record.size,
+            "cid": content.content_id,
+            "domain": self.domains.get(record.domain).kind,
+        }
+        if info.media_type in (mf.OCI_INDEX, mf.DOCKER_LIST):
+            out["manifests"] = [await self.describe(repo, child) for child in info.manifests]
+            return out
+        roles = {doc["config"]["digest"]: "config"}
+        out["blobs"] = []
+        for digest in info.blobs:
+            blob = await self.index.repo_blob(repo, digest)
+            entry = {"role": roles.get(digest, "layer"), "digest": digest}
+            if blob is None:
+                entry["missing"] = True
+            else:
+                entry.update(size=blob.size, cid=blob.content_id, domain=self.domains.get(blob.domain).kind)
+            out["blobs"].append(entry)
+        return out
 
     # -- listings -----------------------------------------------------------
     async def list_tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:

@@ -194,10 +194,11 @@ class FileDagBuilder:
     def finish(self) -> DagRoot:
         if self._leaves == 0:
             self.add_leaf(b"")
-        top = len(self._levels) - 1
-        for level in range(top):
+        level = 0
+        while level < len(self._levels) - 1:  # closing a level may add one above it
             if self._levels[level]:
                 self._push(level + 1, self._close(level))
+            level += 1
         top = len(self._levels) - 1
         entries = self._levels[top]
         if len(entries) == 1 and (top > 0 or self._leaves == 1):

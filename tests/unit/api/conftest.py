@@ -51,3 +51,17 @@ def push_image(client: TestClient, repo: str, tag: str, layer: bytes = b"layer",
                    headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
     assert r.status_code == 201, r.text
     return r.headers["docker-content-digest"], body
+
+
+@pytest.fixture
+def org_client(tmp_path) -> Iterator[TestClient]:
+    """A registry where namespace `org.example` has its own dedupe domain."""
+    from sealedreg.config import NamespaceConfig
+    from sealedreg.crypto.secrets import create_secret
+
+    secret = tmp_path / "org.secret"
+    create_secret(secret)
+    config = Config(data=tmp_path / "data", durable=False,
+                    namespaces={"org.example": NamespaceConfig(org_secret=secret)})
+    with TestClient(build_app(config)) as c:
+        yield c

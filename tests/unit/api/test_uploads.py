@@ -110,3 +110,13 @@ def test_mount(client):
     assert r.status_code == 202
     r = client.post(f"/v2/dst3/blobs/uploads/?mount={d}&from=..%2Fx")
     assert r.status_code == 400
+
+
+def test_mount_never_crosses_dedupe_domains(org_client):
+    d = push_blob(org_client, "public/base", b"base layer")
+    r = org_client.post(f"/v2/org.example/app/blobs/uploads/?mount={d}&from=public/base")
+    assert r.status_code == 202  # the org domain has no copy yet: the client uploads
+    push_blob(org_client, "org.example/app", b"base layer")
+    r = org_client.post(f"/v2/org.example/other/blobs/uploads/?mount={d}&from=public/base")
+    assert r.status_code == 201  # now this domain has its own copy
+    assert org_client.get(f"/v2/org.example/other/blobs/{d}").content == b"base layer"
