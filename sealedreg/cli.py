@@ -110,3 +110,62 @@ def org_secret(path: Path) -> None:
     except (SecretFileError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {path}; name it as org_secret under [namespaces.\"<namespace>\"] in sealedreg.toml")
+
+
+@main.command("export")
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="CAR file to write")
+@click.argument("ref")
+def export_cmd(data: Path | None, config_file: Path | None, output: Path, ref: str) -> None:
+    """Write an image REPO[:TAG|@DIGEST] and its ciphertext DAGs to a CAR file."""
+    import json
+
+    from sealedreg.api.app import open_registry
+    from sealedreg.registry.refs import validate_name
+    from sealedreg.registry.transfer import TransferError, export_image
+
+    config = _load(config_file, data=data)
+    repo, reference = _split_ref(ref)
+
+    async def go() -> dict:
+        validate_name(repo)
+        try:
+            registry = open_registry(config, readonly=True)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            return await export_image(registry, repo, reference, output)
+        except (TransferError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            registry.index.close()
+
+    summary = _run_async(go())
+    click.echo(json.dumps({k: summary[k] for k in ("car", "root", "blocks", "repository", "digest")}, indent=2))
+
+
+@main.command("import")
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.argument("car", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def import_cmd(data: Path | None, config_file: Path | None, car: Path) -> None:
+    """Load a CAR written by `sealedreg export`; every blob is verified first."""
+    import json
+
+    from sealedreg.api.app import open_registry
+    from sealedreg.registry.transfer import TransferError, import_car
+
+    config = _load(config_file, data=data)
+
+    async def go() -> dict:
+        registry = open_registry(config)
+        try:
+            return await import_car(registry, car)
+        except TransferError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            registry.index.close()
+
+    summary = _run_async(go())
+    click.echo(json.dumps({k: summary[k] for k in ("blocks", "repository", "tag", "digest")}, indent=2))

@@ -27,11 +27,15 @@ class DataDir:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def prepare(self) -> None:
-        """Create the layout; clear scratch left by a crash (it was never visible)."""
+    def prepare(self, clean_scratch: bool = False) -> None:
+        """Create the layout. With `clean_scratch` (only at server start, when
+        nothing else can be writing) clear scratch left by a crash: it was
+        never visible."""
         for d in (self.root, self.uploads, self.blocks, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
+        if not clean_scratch:
+            return
         for leftover in self.tmp.iterdir():
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)

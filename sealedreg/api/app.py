@@ -81,19 +81,21 @@ class ApiVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
-def open_registry(config: Config, readonly: bool = False) -> Registry:
+def open_registry(config: Config, readonly: bool = False, starting: bool = False) -> Registry:
     """Open the data directory, the configured store and the domain secrets
     (used by `serve` and by the CLI commands that work on a data directory).
 
     `readonly` opens the data directory of a server that may be running
-    (`inspect`): nothing is created or cleaned, the index is opened read-only.
+    (`inspect`, `export`): nothing is created, the index is opened read-only.
+    `starting` is for the server itself: scratch files left by a crash are
+    cleared.
     """
     datadir = DataDir(config.data)
     if readonly:
         if not datadir.index.exists():
             raise ConfigError(f"{config.data} is not a sealedreg data directory")
     else:
-        datadir.prepare()
+        datadir.prepare(clean_scratch=starting)
     store = EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
     index = Index(datadir.index, readonly=readonly)
     max_size = config.max_blob_size or None
@@ -109,7 +111,7 @@ def load_domains(config: Config) -> Domains:
 def build_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry = open_registry(config)
+        registry = open_registry(config, starting=True)
         app.state.registry = registry
         app.state.config = config
         expired = await registry.uploads.expire()

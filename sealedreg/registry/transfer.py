@@ -1,0 +1,186 @@
+"""Air-gapped transfer: an image and its ciphertext DAGs as one CAR file.
+
+The CAR's single root is an *index* block (raw codec, JSON, `sealedreg-car/v1`):
+
+    {"v": "sealedreg-car/v1", "repository": …, "tag": … | null, "digest": <top manifest>,
+     "manifests": [{"digest", "mediaType", "size", "cid", "domain"}, …],   # top first
+     "blobs":     [{"digest", "size", "cid", "domain"}, …]}
+
+followed by every block of every manifest and blob DAG, once each. The blocks
+are ciphertext; the index is plaintext metadata (digests and names, never
+keys). Import stores the blocks (each checked against its CID), then proves
+every blob and manifest by decrypting it and checking its digest, and only
+then makes anything visible — exactly as a push does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from anyio import to_thread
+
+from sealedreg.registry import manifests as mf
+from sealedreg.registry.digests import Digest
+from sealedreg.registry.domains import GLOBAL, namespace_of
+from sealedreg.registry.errors import ManifestInvalid
+from sealedreg.registry.index import BlobRecord, ManifestRecord
+from sealedreg.registry.refs import is_valid_tag, validate_name
+from sealedreg.registry.service import IntegrityError, Registry
+from sealedreg.storage.car import CarError, CarWriter, read_car
+from sealedreg.storage.cid import CID, RAW
+
+INDEX_VERSION = "sealedreg-car/v1"
+
+
+class TransferError(ValueError):
+    """An export or import that cannot be done; the message says why."""
+
+
+def _domain_label(name: str) -> str:
+    return GLOBAL if name == GLOBAL else "org"
+
+
+async def export_image(registry: Registry, repo: str, reference: str, out: Path) -> dict:
+    """Write the image `repo:reference` (and, for an index, its children) to a CAR."""
+    top, _ = await registry.stat_manifest(repo, reference)
+    manifests: list[tuple[ManifestRecord, BlobRecord]] = []
+    blobs: dict[str, BlobRecord] = {}
+    queue = [top.digest]
+    while queue:
+        digest = queue.pop(0)
+        if any(m.digest == digest for m, _ in manifests):
+            continue
+        record, content = await registry.stat_manifest(repo, digest)
+        manifests.append((record, content))
+        body = (await registry.get_manifest(repo, digest)).body
+        info = mf.parse_manifest(body, record.media_type)
+        queue.extend(info.manifests)
+        for blob_digest in info.blobs:
+            blob = await registry.stat_blob(repo, Digest.parse(blob_digest))
+            blobs[blob.digest] = blob
+    index = {
+        "v": INDEX_VERSION,
+        "repository": repo,
+        "tag": reference if is_valid_tag(reference) else None,
+        "digest": top.digest,
+        "manifests": [{"digest": m.digest, "mediaType": m.media_type, "size": m.size, "cid": c.content_id,
+                       "domain": _domain_label(m.domain)} for m, c in manifests],
+        "blobs": [{"digest": b.digest, "size": b.size, "cid": b.content_id, "domain": _domain_label(b.domain)}
+                  for b in blobs.values()],
+    }
+    index_block = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
+    index_cid = CID.of(index_block, RAW)
+    tmp = out.with_name(out.name + ".part")
+    f = await to_thread.run_sync(open, tmp, "wb")
+    try:
+        writer = CarWriter(f, [index_cid])
+        await to_thread.run_sync(writer.add, index_cid, index_block)
+        seen: set[str] = set()
+        for root in [c.content_id for _, c in manifests] + [b.content_id for b in blobs.values()]:
+            async for cid, block in registry.store.dag(root):
+                if cid not in seen:
+                    seen.add(cid)
+                    await to_thread.run_sync(writer.add, CID.parse(cid), block)
+        await to_thread.run_sync(f.close)
+        await to_thread.run_sync(tmp.replace, out)
+    except BaseException:
+        f.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"car": str(out), "root": str(index_cid), "blocks": len(seen) + 1, **index}
+
+
+async def import_car(registry: Registry, path: Path) -> dict:
+    """Load a CAR written by `export_image`; return its index."""
+    f = await to_thread.run_sync(open, path, "rb")
+    index: dict | None = None
+    try:
+        try:
+            roots, blocks = await to_thread.run_sync(read_car, f)
+        except CarError as exc:
+            raise TransferError(f"{path}: {exc}") from None
+        if len(roots) != 1:
+            raise TransferError(f"{path}: expected one root (the sealedreg index), found {len(roots)}")
+        sentinel = object()
+        count = 0
+        while True:
+            try:
+                item = await to_thread.run_sync(next, blocks, sentinel)
+            except CarError as exc:
+                raise TransferError(f"{path}: {exc}") from None
+            if item is sentinel:
+                break
+            cid, block = item  # type: ignore[misc]
+            count += 1
+            if cid == roots[0]:
+                index = _parse_index(block)
+            else:
+                await registry.store.put_block(str(cid), block)
+    finally:
+        await to_thread.run_sync(f.close)
+    if index is None:
+        raise TransferError(f"{path}: the index block named by the CAR root is missing")
+    repo = validate_name(index["repository"])
+    domain = registry.domains.for_repo(repo)
+
+    def record_of(entry: dict) -> BlobRecord:
+        name = GLOBAL if entry["domain"] == GLOBAL else f"org:{namespace_of(repo)}"
+        if name != GLOBAL and name != domain.name:
+            raise TransferError(f"{entry['digest']} is in the org domain of {namespace_of(repo)}, "
+                                "whose secret is not configured here")
+        return BlobRecord(entry["digest"], entry["size"], entry["cid"], name)
+
+    # Prove everything before making anything visible.
+    blob_records = [record_of(b) for b in index["blobs"]]
+    manifest_entries = [(m, record_of(m)) for m in index["manifests"]]
+    for record in blob_records + [r for _, r in manifest_entries]:
+        await _prove(registry, record)
+    for record in blob_records:
+        blocks = tuple([cid async for cid, _ in registry.store.dag(record.content_id)])
+        await registry.index.add_blob(repo, record, blocks)
+    for entry, content in reversed(manifest_entries):  # children before the index that names them
+        body = b"".join([p async for p in registry.read_blob(content)])
+        info = mf.parse_manifest(body, entry["mediaType"])
+        missing = await registry.index.missing_blobs(repo, info.blobs)
+        missing += await registry.index.missing_manifests(repo, info.manifests)
+        if missing:
+            raise TransferError(f"manifest {entry['digest']} references content not in the CAR: {missing[:3]}")
+        record = ManifestRecord(repo, content.digest, content.domain, info.media_type, content.size,
+                                info.subject, info.artifact_type, info.annotations)
+        tags = [index["tag"]] if index.get("tag") and entry["digest"] == index["digest"] else []
+        blocks = tuple([cid async for cid, _ in registry.store.dag(content.content_id)])
+        await registry.index.put_manifest(record, content, blocks, tags)
+    return {"blocks": count, **index}
+
+
+async def _prove(registry: Registry, record: BlobRecord) -> None:
+    """Decrypt the whole blob and check its digest (raises on any mismatch)."""
+    try:
+        async for _ in registry.read_blob(record):
+            pass
+    except IntegrityError as exc:
+        raise TransferError(f"{record.digest} does not verify: {exc}") from None
+
+
+def _parse_index(block: bytes) -> dict:
+    try:
+        index = json.loads(block)
+    except ValueError:
+        raise TransferError("the CAR root is not a sealedreg index") from None
+    if not isinstance(index, dict) or index.get("v") != INDEX_VERSION:
+        raise TransferError(f"the CAR root is not a {INDEX_VERSION} index")
+    try:
+        for entry in index["manifests"] + index["blobs"]:
+            Digest.parse(entry["digest"])
+            CID.parse(entry["cid"])
+            if not isinstance(entry["size"], int) or entry["domain"] not in (GLOBAL, "org"):
+                raise ValueError
+        if not index["manifests"] or index["manifests"][0]["digest"] != index["digest"]:
+            raise ValueError
+        validate_name(index["repository"])
+        if index.get("tag") is not None and not is_valid_tag(index["tag"]):
+            raise ValueError
+    except (KeyError, TypeError, ValueError, ManifestInvalid) as exc:
+        raise TransferError(f"malformed sealedreg index: {exc or 'bad field'}") from None
+    return index
