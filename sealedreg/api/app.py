@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sealedreg.api import base, blobs, catalog, manifests, referrers, tags, uploads
+from sealedreg.api import base, blobs, catalog, gateway, manifests, referrers, tags, uploads
 from sealedreg.api.errors import error_response, registry_error_handler
 from sealedreg.config import Config, ConfigError
 from sealedreg.crypto.secrets import load_secret
@@ -46,6 +46,7 @@ ROUTES = [
     Route(f"{_NAME}/manifests/{{reference}}", manifests.delete, methods=["DELETE"]),
     Route(f"{_NAME}/tags/list", tags.list_tags, methods=["GET"]),
     Route(f"{_NAME}/referrers/{{digest}}", referrers.list_referrers, methods=["GET"]),
+    Route("/ipfs/{cid}", gateway.get_block, methods=["GET"]),
 ]
 # Starlette answers HEAD on every GET route.
 

@@ -165,9 +165,11 @@ class Index:
         return await self._run(find)
 
     async def block_is_live(self, cid: str) -> bool:
-        """True when `cid` is a block of some DAG the index still refers to."""
+        """True when `cid` is a block of a blob or manifest some repository still holds."""
         row = await self._run(lambda db: db.execute(
-            "SELECT 1 FROM dag_blocks d JOIN blobs b ON b.content_id = d.root WHERE d.cid = ? LIMIT 1",
+            "SELECT 1 FROM dag_blocks d JOIN blobs b ON b.content_id = d.root WHERE d.cid = ? AND ("
+            " EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = b.digest AND r.domain = b.domain) OR"
+            " EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest AND m.domain = b.domain)) LIMIT 1",
             (cid,)).fetchone())
         return row is not None
 
