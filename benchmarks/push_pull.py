@@ -51,8 +51,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small images, for a smoke run")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--workdir", type=Path, default=None, help="where images and data go (default: a temp dir)")
+    ap.add_argument("--only", default=None, help="run just this image of the profile, e.g. '1GB x 1'")
     args = ap.parse_args()
     profile = PROFILES["quick" if args.quick else "full"]
+    if args.only:
+        profile = [p for p in profile if p[0] == args.only]
+        if not profile:
+            ap.error(f"--only: no image {args.only!r} in the profile")
     rounds = args.rounds or (2 if args.quick else 3)
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

@@ -54,11 +54,15 @@ async def encrypt_bytes(data: bytes, key: bytes) -> AsyncIterator[bytes]:
 
 
 async def decrypt_range(read: CipherReader, key: bytes, plain_size: int,
-                        offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+                        offset: int = 0, length: int | None = None,
+                        observe: Callable[[bytes], None] | None = None) -> AsyncIterator[bytes]:
     """Yield plaintext bytes [offset, offset+length) of a blob of `plain_size`.
 
     Only the ciphertext chunks covering the range are read; each is
     authenticated before any of its bytes are yielded (DecryptionError if not).
+    `observe` sees every yielded piece, in order, in the worker thread (the
+    registry hashes whole-blob reads there). Decryption of chunk i overlaps
+    the sending of chunk i−1; the store already reads ahead.
     """
     if length is None:
         length = plain_size - offset
@@ -70,21 +74,49 @@ async def decrypt_range(read: CipherReader, key: bytes, plain_size: int,
     first, last = offset // PLAIN_CHUNK, (offset + length - 1) // PLAIN_CHUNK
     start = first * CHUNK
     end = min((last + 1) * CHUNK, ciphertext_size(plain_size))
-    index = first
-    want = cipher.plain_length(index) + TAG
-    buf = bytearray()
     loop = asyncio.get_running_loop()
-    async for piece in read(start, end - start):
-        buf += piece
-        while index <= last and len(buf) >= want:
-            chunk = bytes(buf[:want])
-            del buf[:want]
-            plain = await loop.run_in_executor(None, cipher.decrypt, index, chunk)
-            lo = offset - index * PLAIN_CHUNK if index == first else 0
-            hi = offset + length - index * PLAIN_CHUNK if index == last else len(plain)
-            yield plain[lo:hi]
-            index += 1
-            if index <= last:
-                want = cipher.plain_length(index) + TAG
-    if index <= last:
-        raise EOFError("ciphertext ended early")
+
+    def work(index: int, chunk: bytes) -> bytes:
+        plain = cipher.decrypt(index, chunk)
+        lo = offset - index * PLAIN_CHUNK if index == first else 0
+        hi = offset + length - index * PLAIN_CHUNK if index == last else len(plain)
+        piece = plain if (lo, hi) == (0, len(plain)) else plain[lo:hi]
+        if observe is not None:
+            observe(piece)
+        return piece
+
+    async def chunks() -> AsyncIterator[tuple[int, bytes]]:
+        index = first
+        want = cipher.plain_length(index) + TAG
+        buf = bytearray()
+        async for piece in read(start, end - start):
+            if not buf and len(piece) == want:  # the common case: one leaf is one chunk
+                yield index, piece
+                index += 1
+                want = cipher.plain_length(index) + TAG if index <= last else 0
+                continue
+            buf += piece
+            while index <= last and len(buf) >= want:
+                yield index, bytes(buf[:want])
+                del buf[:want]
+                index += 1
+                want = cipher.plain_length(index) + TAG if index <= last else 0
+        if index <= last:
+            raise EOFError("ciphertext ended early")
+
+    pending: asyncio.Future | None = None
+    try:
+        async for index, chunk in chunks():
+            ready = await pending if pending is not None else None
+            pending = loop.run_in_executor(None, work, index, chunk)
+            if ready is not None:
+                yield ready
+        if pending is not None:
+            ready, pending = await pending, None
+            yield ready
+    finally:
+        if pending is not None:  # abandoned mid-stream: let the worker finish
+            try:
+                await pending
+            except Exception:  # noqa: BLE001
+                pass

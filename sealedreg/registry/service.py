@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator, Callable
 
 from sealedreg.crypto.convergent import DecryptionError, derive_key
 from sealedreg.crypto.stream import decrypt_range, encrypt_bytes, encrypt_file
@@ -80,30 +80,33 @@ class Registry:
         """
         if length is None:
             length = record.size - offset
-        plain = self._plaintext(record, offset, length)
         if offset == 0 and length == record.size:
-            return self._verified(record, plain)
-        return plain
+            return self._verified(record)
+        return self._plaintext(record, offset, length)
 
-    async def _plaintext(self, record: BlobRecord, offset: int, length: int) -> AsyncIterator[bytes]:
+    async def _plaintext(self, record: BlobRecord, offset: int, length: int,
+                         observe: Callable[[bytes], None] | None = None) -> AsyncIterator[bytes]:
         key = self._key(record)
 
         def read(o: int, n: int) -> AsyncIterator[bytes]:
-            return self.store.read(record.content_id, o, n)
+            # A whole-blob read is checked end to end against the digest
+            # (`observe` is the hasher), which covers every leaf; a ranged
+            # read cannot be, so there each leaf is checked against its CID.
+            return self.store.read(record.content_id, o, n, verify_leaves=observe is None)
 
         try:
-            async for piece in decrypt_range(read, key, record.size, offset, length):
+            async for piece in decrypt_range(read, key, record.size, offset, length, observe):
                 yield piece
         except (DecryptionError, StorageError, EOFError) as exc:
             raise IntegrityError(f"{record.digest}: {exc}") from None
 
-    async def _verified(self, record: BlobRecord, plain: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async def _verified(self, record: BlobRecord) -> AsyncIterator[bytes]:
         digest = Digest.parse(record.digest)
         hasher = new_hasher(digest.algorithm)
         held: bytes | None = None
         total = 0
-        async for piece in plain:
-            hasher.update(piece)  # ≤1 MiB at a time; hashlib drops the GIL
+        # The plaintext is hashed in the decrypting worker thread, not on the loop.
+        async for piece in self._plaintext(record, 0, record.size, hasher.update):
             total += len(piece)
             if held is not None:
                 yield held

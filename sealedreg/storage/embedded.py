@@ -8,6 +8,7 @@ a Kubo node and CAR files without changing its CID.
 from __future__ import annotations
 
 import asyncio
+import collections
 from pathlib import Path
 from typing import AsyncIterable, AsyncIterator
 
@@ -26,6 +27,10 @@ def _cid(text: ContentId) -> CID:
         raise ContentMissing(f"{text!r}: {exc}") from None
 
 
+READ_AHEAD = 3
+"""Leaves read ahead of the one being sent: ≤ 3 MiB in flight per stream."""
+
+
 class EmbeddedStore:
     name = "embedded"
 
@@ -33,9 +38,9 @@ class EmbeddedStore:
         self.blocks = BlockStore(root, tmp_dir)
         self.durable = durable
 
-    def _get(self, cid: CID) -> bytes:
+    def _get(self, cid: CID, verify: bool = True) -> bytes:
         try:
-            return self.blocks.get(cid)
+            return self.blocks.get(cid, verify)
         except BlockMissing:
             raise ContentMissing(str(cid)) from None
         except BlockCorrupt as exc:
@@ -87,7 +92,8 @@ class EmbeddedStore:
         except DagError as exc:
             raise ContentCorrupt(f"{content_id}: {exc}") from None
 
-    async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None,
+                   verify_leaves: bool = True) -> AsyncIterator[bytes]:
         cid = _cid(content_id)
         if length is None:
             length = await self.size(content_id) - offset
@@ -99,21 +105,26 @@ class EmbeddedStore:
         if got != length:
             raise ContentMissing(f"{content_id}: asked for {length} bytes at {offset}, DAG holds {got}")
         loop = asyncio.get_running_loop()
+        ahead: collections.deque[asyncio.Future] = collections.deque()
+        next_fetch = 0
 
-        def fetch(i: int) -> asyncio.Future:
-            return loop.run_in_executor(None, self._get, spans[i].cid)
+        def fill() -> None:
+            nonlocal next_fetch
+            while next_fetch < len(spans) and len(ahead) < READ_AHEAD:
+                ahead.append(loop.run_in_executor(None, self._get, spans[next_fetch].cid, verify_leaves))
+                next_fetch += 1
 
-        pending = fetch(0) if spans else None
         try:
-            for i, span in enumerate(spans):
-                block = await pending  # type: ignore[misc]
-                pending = fetch(i + 1) if i + 1 < len(spans) else None
+            for span in spans:
+                fill()
+                block = await ahead.popleft()
+                fill()
                 yield span.inline if span.inline is not None else block[span.start:span.end]
         finally:
-            if pending is not None:
+            for pending in ahead:  # abandoned mid-stream: let the workers finish
                 try:
                     await pending
-                except Exception:  # noqa: BLE001 - the read is abandoned either way
+                except Exception:  # noqa: BLE001
                     pass
 
     async def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
