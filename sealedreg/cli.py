@@ -24,9 +24,11 @@ def main() -> None:
 @click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="log level")
-def serve(listen: str | None, data: Path | None, config_file: Path | None, log_level: str | None) -> None:
+@click.option("--ipfs-api", help="store in this Kubo node (RPC API URL) instead of the embedded store")
+def serve(listen: str | None, data: Path | None, config_file: Path | None, log_level: str | None,
+          ipfs_api: str | None) -> None:
     """Run the registry (embedded store unless configured otherwise)."""
-    config = _load(config_file, listen=listen, data=data, log_level=log_level)
+    config = _load(config_file, listen=listen, data=data, log_level=log_level, ipfs_api=ipfs_api)
     from sealedreg.api.app import load_domains
     from sealedreg.crypto.secrets import SecretFileError
     from sealedreg.server import serve as run
@@ -62,17 +64,22 @@ def _run_async(coro):
 
     from sealedreg.registry.errors import RegistryError
 
+    from sealedreg.storage.base import StorageError
+
     try:
         return asyncio.run(coro)
     except RegistryError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    except StorageError as exc:
+        raise click.ClickException(f"storage: {exc}") from None
 
 
 @main.command()
 @click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("--ipfs-api", help="the Kubo node the registry stores in (when it does)")
 @click.argument("ref")
-def inspect(data: Path | None, config_file: Path | None, ref: str) -> None:
+def inspect(data: Path | None, config_file: Path | None, ipfs_api: str | None, ref: str) -> None:
     """Show where an image's manifest and blobs are stored: REPO[:TAG|@DIGEST].
 
     Works on the data directory of a stopped or a running server.
@@ -82,7 +89,7 @@ def inspect(data: Path | None, config_file: Path | None, ref: str) -> None:
     from sealedreg.api.app import open_registry
     from sealedreg.registry.refs import validate_name
 
-    config = _load(config_file, data=data)
+    config = _load(config_file, data=data, ipfs_api=ipfs_api)
     repo, reference = _split_ref(ref)
 
     async def go() -> dict:
@@ -94,7 +101,7 @@ def inspect(data: Path | None, config_file: Path | None, ref: str) -> None:
         try:
             return await registry.describe(repo, reference)
         finally:
-            registry.index.close()
+            await registry.close()
 
     click.echo(json.dumps(_run_async(go()), indent=2))
 
@@ -116,8 +123,11 @@ def org_secret(path: Path) -> None:
 @click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="CAR file to write")
+@click.option("--ipfs-api", help="the Kubo node the registry stores in (when it does)")
+@click.option("--index-only", is_flag=True, help="write only the index: the blocks are fetched over IPFS on import")
 @click.argument("ref")
-def export_cmd(data: Path | None, config_file: Path | None, output: Path, ref: str) -> None:
+def export_cmd(data: Path | None, config_file: Path | None, output: Path, ipfs_api: str | None,
+               index_only: bool, ref: str) -> None:
     """Write an image REPO[:TAG|@DIGEST] and its ciphertext DAGs to a CAR file."""
     import json
 
@@ -125,7 +135,7 @@ def export_cmd(data: Path | None, config_file: Path | None, output: Path, ref: s
     from sealedreg.registry.refs import validate_name
     from sealedreg.registry.transfer import TransferError, export_image
 
-    config = _load(config_file, data=data)
+    config = _load(config_file, data=data, ipfs_api=ipfs_api)
     repo, reference = _split_ref(ref)
 
     async def go() -> dict:
@@ -135,11 +145,11 @@ def export_cmd(data: Path | None, config_file: Path | None, output: Path, ref: s
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         try:
-            return await export_image(registry, repo, reference, output)
+            return await export_image(registry, repo, reference, output, with_blocks=not index_only)
         except (TransferError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
         finally:
-            registry.index.close()
+            await registry.close()
 
     summary = _run_async(go())
     click.echo(json.dumps({k: summary[k] for k in ("car", "root", "blocks", "repository", "digest")}, indent=2))
@@ -148,15 +158,16 @@ def export_cmd(data: Path | None, config_file: Path | None, output: Path, ref: s
 @main.command("import")
 @click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("--ipfs-api", help="store in this Kubo node (RPC API URL)")
 @click.argument("car", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def import_cmd(data: Path | None, config_file: Path | None, car: Path) -> None:
+def import_cmd(data: Path | None, config_file: Path | None, ipfs_api: str | None, car: Path) -> None:
     """Load a CAR written by `sealedreg export`; every blob is verified first."""
     import json
 
     from sealedreg.api.app import open_registry
     from sealedreg.registry.transfer import TransferError, import_car
 
-    config = _load(config_file, data=data)
+    config = _load(config_file, data=data, ipfs_api=ipfs_api)
 
     async def go() -> dict:
         registry = open_registry(config)
@@ -165,7 +176,7 @@ def import_cmd(data: Path | None, config_file: Path | None, car: Path) -> None:
         except TransferError as exc:
             raise click.ClickException(str(exc)) from None
         finally:
-            registry.index.close()
+            await registry.close()
 
     summary = _run_async(go())
     click.echo(json.dumps({k: summary[k] for k in ("blocks", "repository", "tag", "digest")}, indent=2))

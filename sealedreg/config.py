@@ -23,7 +23,9 @@ class ConfigError(ValueError):
 class Config:
     listen: str = "127.0.0.1:5000"
     data: Path = field(default_factory=lambda: Path("sealedreg-data"))
-    store: str = "embedded"
+    store: str = ""  # "embedded" or "kubo"; empty: kubo when ipfs_api is set, else embedded
+    ipfs_api: str = ""  # Kubo RPC API URL, e.g. http://127.0.0.1:5001
+    ipfs_timeout: float = 30.0  # seconds Kubo may stay silent before a request fails (503)
     upload_ttl: float = 24 * 3600.0
     max_blob_size: int = 0  # 0: no limit
     chunk_min_length: int = 0  # advertised as OCI-Chunk-Min-Length when > 0
@@ -128,6 +130,13 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
             values[name] = _coerce(name, value)
     config = Config(**values)
     split_listen(config.listen)
-    if config.store not in ("embedded",):
-        raise ConfigError(f"store: unknown backend {config.store!r} (available: embedded)")
+    if not config.store:
+        config.store = "kubo" if config.ipfs_api else "embedded"
+    if config.store not in ("embedded", "kubo"):
+        raise ConfigError(f"store: unknown backend {config.store!r} (available: embedded, kubo)")
+    if config.store == "kubo":
+        if not config.ipfs_api.startswith(("http://", "https://")):
+            raise ConfigError(f"ipfs_api: expected an http(s) URL of Kubo's RPC API, got {config.ipfs_api!r}")
+    if config.ipfs_timeout <= 0:
+        raise ConfigError("ipfs_timeout: must be positive")
     return config

@@ -5,6 +5,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.helpers.backends import BACKENDS, registry_on
 from tests.helpers.server import RunningServer, run_registry
 
 
@@ -12,6 +13,13 @@ from tests.helpers.server import RunningServer, run_registry
 def registry(tmp_path: Path) -> Iterator[RunningServer]:
     """A fresh `sealedreg serve` on the embedded store, stopped after the test."""
     with run_registry(tmp_path / "data") as srv:
+        yield srv
+
+
+@pytest.fixture(params=BACKENDS)
+def any_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+    """A fresh `sealedreg serve` on each storage backend in turn (Kubo: a real daemon)."""
+    with registry_on(request.param, tmp_path) as (srv, _):
         yield srv
 
 

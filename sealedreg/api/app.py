@@ -15,16 +15,23 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealedreg.api import base, blobs, catalog, gateway, manifests, referrers, tags, uploads
-from sealedreg.api.errors import error_response, registry_error_handler
+from sealedreg.api.errors import (
+    error_response,
+    integrity_error_handler,
+    registry_error_handler,
+    storage_error_handler,
+)
 from sealedreg.config import Config, ConfigError
 from sealedreg.crypto.secrets import load_secret
 from sealedreg.registry.domains import Domains
 from sealedreg.datadir import DataDir
 from sealedreg.registry.errors import RegistryError
 from sealedreg.registry.index import Index
-from sealedreg.registry.service import Registry
+from sealedreg.registry.service import IntegrityError, Registry
 from sealedreg.registry.uploads import Uploads
+from sealedreg.storage.base import BlobStore, StorageError
 from sealedreg.storage.embedded import EmbeddedStore
+from sealedreg.storage.kubo import KuboClient, KuboStore, KuboTimeouts
 
 log = logging.getLogger("sealedreg")
 
@@ -97,11 +104,18 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
             raise ConfigError(f"{config.data} is not a sealedreg data directory")
     else:
         datadir.prepare(clean_scratch=starting)
-    store = EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
+    store = open_store(config, datadir)
     index = Index(datadir.index, readonly=readonly)
     max_size = config.max_blob_size or None
     return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store,
                     load_domains(config))
+
+
+def open_store(config: Config, datadir: DataDir) -> BlobStore:
+    """The backend the config names: the embedded block directory, or a Kubo node."""
+    if config.store == "kubo":
+        return KuboStore(KuboClient(config.ipfs_api, KuboTimeouts(read=config.ipfs_timeout)))
+    return EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
 
 
 def load_domains(config: Config) -> Domains:
@@ -123,12 +137,12 @@ def build_app(config: Config) -> Starlette:
             yield
         finally:
             janitor.cancel()
-            await registry.store.close()
-            registry.index.close()
+            await registry.close()
 
     app = Starlette(
         routes=ROUTES,
-        exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error},
+        exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error,
+                            StorageError: storage_error_handler, IntegrityError: integrity_error_handler},
         lifespan=lifespan,
     )
     app.add_middleware(ApiVersionHeader)

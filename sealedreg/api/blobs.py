@@ -37,7 +37,17 @@ async def get_or_head(request: Request) -> Response:
         headers["Content-Range"] = f"bytes {start}-{end}/{record.size}"
     headers["Content-Length"] = str(length)
     body = _guarded(reg.read_blob(record, start, length), record.digest)
-    return StreamingResponse(body, status_code=status, headers=headers)
+    # Take the first piece before answering, so an unreachable backend is a
+    # clean 503 rather than a response cut off after its headers.
+    first = await anext(body, None)
+    return StreamingResponse(_prepend(first, body), status_code=status, headers=headers)
+
+
+async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is not None:
+        yield first
+        async for piece in rest:
+            yield piece
 
 
 async def _guarded(stream: AsyncIterator[bytes], digest: str) -> AsyncIterator[bytes]:

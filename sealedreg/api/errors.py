@@ -78,3 +78,23 @@ def method_not_allowed() -> Response:
 
 def not_found() -> Response:
     return error_response("NOT_FOUND", "no such endpoint", 404)
+
+
+async def storage_error_handler(request: Request, exc: Exception) -> Response:
+    """The storage backend failed: 503 when it is unreachable (clients retry),
+    500 otherwise. The message is the backend's, never a secret."""
+    from sealedreg.storage.base import StorageUnavailable
+
+    unavailable = isinstance(exc, StorageUnavailable)
+    log.error("%s %s: storage: %s", request.method, request.url.path, exc)
+    return error_response("UNAVAILABLE" if unavailable else "UNKNOWN",
+                          f"storage backend {'unavailable' if unavailable else 'failed'}: {exc}",
+                          503 if unavailable else 500, head=request.method == "HEAD",
+                          headers={"Retry-After": "5"} if unavailable else None)
+
+
+async def integrity_error_handler(request: Request, exc: Exception) -> Response:
+    """Stored content failed verification before any byte was sent."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return error_response("UNKNOWN", "stored content failed verification; nothing was served", 500,
+                          head=request.method == "HEAD")

@@ -60,6 +60,10 @@ class Registry:
         self.store = store
         self.domains = domains or Domains()
 
+    async def close(self) -> None:
+        await self.store.close()
+        self.index.close()
+
     def _key(self, record: BlobRecord) -> bytes:
         return derive_key(record.digest, self.domains.get(record.domain).secret)
 

@@ -41,8 +41,13 @@ def _domain_label(name: str) -> str:
     return GLOBAL if name == GLOBAL else "org"
 
 
-async def export_image(registry: Registry, repo: str, reference: str, out: Path) -> dict:
-    """Write the image `repo:reference` (and, for an index, its children) to a CAR."""
+async def export_image(registry: Registry, repo: str, reference: str, out: Path,
+                       with_blocks: bool = True) -> dict:
+    """Write the image `repo:reference` (and, for an index, its children) to a CAR.
+
+    Without blocks the CAR holds the index alone: an importing registry on
+    an IPFS node then fetches the blocks by CID from the network.
+    """
     top, _ = await registry.stat_manifest(repo, reference)
     manifests: list[tuple[ManifestRecord, BlobRecord]] = []
     blobs: dict[str, BlobRecord] = {}
@@ -77,7 +82,8 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path)
         writer = CarWriter(f, [index_cid])
         await to_thread.run_sync(writer.add, index_cid, index_block)
         seen: set[str] = set()
-        for root in [c.content_id for _, c in manifests] + [b.content_id for b in blobs.values()]:
+        roots = [c.content_id for _, c in manifests] + [b.content_id for b in blobs.values()]
+        for root in roots if with_blocks else []:
             async for cid, block in registry.store.dag(root):
                 if cid not in seen:
                     seen.add(cid)
@@ -136,6 +142,7 @@ async def import_car(registry: Registry, path: Path) -> dict:
     manifest_entries = [(m, record_of(m)) for m in index["manifests"]]
     for record in blob_records + [r for _, r in manifest_entries]:
         await _prove(registry, record)
+        await registry.store.retain(record.content_id)
     for record in blob_records:
         blocks = tuple([cid async for cid, _ in registry.store.dag(record.content_id)])
         await registry.index.add_blob(repo, record, blocks)

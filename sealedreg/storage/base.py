@@ -27,6 +27,10 @@ class StorageError(Exception):
     """The backend failed (unreachable, full, refused)."""
 
 
+class StorageUnavailable(StorageError):
+    """The backend cannot be reached or did not answer in time (503 on the API)."""
+
+
 class ContentMissing(StorageError, LookupError):
     """A block or DAG is not in the store."""
 
@@ -55,7 +59,11 @@ class BlobStore(Protocol):
 
     async def put_chunks(self, chunks: AsyncIterable[bytes]) -> StoredContent: ...
 
-    def read(self, content_id: ContentId, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]: ...
+    def read(self, content_id: ContentId, offset: int = 0, length: int | None = None,
+             verify_leaves: bool = True) -> AsyncIterator[bytes]:
+        """`verify_leaves=False` only when the caller checks the whole content
+        end to end itself (a whole-blob read hashed against its digest)."""
+        ...
 
     async def size(self, content_id: ContentId) -> int: ...
 
@@ -71,6 +79,10 @@ class BlobStore(Protocol):
 
     def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
         """Every block of the DAG under `content_id`, root first, each once."""
+        ...
+
+    async def retain(self, content_id: ContentId) -> None:
+        """Keep the DAG under `content_id` stored (pin it, on an IPFS node)."""
         ...
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ is checked against its CID before anyone sees it.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import AsyncIterator, BinaryIO, Iterator
 
 from sealedreg.storage.cid import CID, CIDError, read_varint, varint
 
@@ -161,3 +161,60 @@ def read_car(f: BinaryIO) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
             yield cid, block
 
     return roots, blocks()
+
+
+async def read_car_async(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[CID, bytes]]:
+    """The verified blocks of a CARv1 arriving as an async byte stream (its
+    header is checked and skipped). Holds at most one section in memory."""
+    buf = bytearray()
+    it = stream.__aiter__()
+    done = False
+
+    async def need(n: int) -> bool:
+        nonlocal done
+        while len(buf) < n and not done:
+            try:
+                buf.extend(await it.__anext__())
+            except StopAsyncIteration:
+                done = True
+        return len(buf) >= n
+
+    async def varint_() -> int | None:
+        pos = 0
+        while True:
+            if not await need(pos + 1):
+                if pos == 0:
+                    return None
+                raise CarError("truncated varint")
+            if not buf[pos] & 0x80:
+                break
+            pos += 1
+            if pos > 9:
+                raise CarError("varint too long")
+        value, end = read_varint(buf, 0)
+        del buf[:end]
+        return value
+
+    size = await varint_()
+    if size is None or size > MAX_HEADER or not await need(size):
+        raise CarError("missing, oversized or truncated CAR header")
+    decode_header(bytes(buf[:size]))
+    del buf[:size]
+    while True:
+        size = await varint_()
+        if size is None:
+            return
+        if size > MAX_SECTION:
+            raise CarError(f"CAR section of {size} bytes is too large")
+        if not await need(size):
+            raise CarError("truncated CAR section")
+        section = bytes(buf[:size])
+        del buf[:size]
+        try:
+            cid, pos = CID.read(section, 0)
+        except CIDError as exc:
+            raise CarError(f"CAR section: {exc}") from None
+        block = section[pos:]
+        if not cid.verify(block):
+            raise CarError(f"block {cid} does not match its CID")
+        yield cid, block

@@ -138,5 +138,8 @@ class EmbeddedStore:
             block_cid, block = item  # type: ignore[misc]
             yield str(block_cid), block
 
+    async def retain(self, content_id: ContentId) -> None:
+        return None  # blocks here are only removed by garbage collection of unreferenced DAGs
+
     async def close(self) -> None:
         return None

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.helpers.backends import BACKENDS, registry_on
 from tests.helpers.clients import ClientSandbox, debug_requests
 from tests.helpers.ocilayout import (MT_OCI_MANIFEST, REF_NAME, blob_path,
                                      sha256_file, write_image, write_index)
@@ -41,6 +42,13 @@ MT_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(params=BACKENDS)
+def registry(request: pytest.FixtureRequest, tmp_path: Path):
+    """Every client test runs against both storage backends (Kubo: a real daemon)."""
+    with registry_on(request.param, tmp_path) as (srv, _):
+        yield srv
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ from tests.helpers.conformance import (
     run_main_harness,
     target_from_url,
 )
-from tests.helpers.server import run_registry
+from tests.helpers.backends import BACKENDS, registry_on
 
 pytestmark = pytest.mark.integration
 
@@ -66,15 +66,17 @@ def conformance_binaries() -> ConformanceBinaries:
         pytest.fail(f"cannot build the conformance suites:\n{e}", pytrace=False)
 
 
-@pytest.fixture
-def conformance_target(tmp_path: Path) -> Iterator[Target]:
-    """A fresh sealedreg for this test, or the registry named by
-    SEALEDREG_CONFORMANCE_TARGET."""
+@pytest.fixture(params=BACKENDS)
+def conformance_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """A fresh sealedreg for this test, once per storage backend, or the
+    registry named by SEALEDREG_CONFORMANCE_TARGET."""
     external = os.environ.get(TARGET_ENV, "").strip()
     if external:
+        if request.param != BACKENDS[0]:
+            pytest.skip("an external target is run once")
         yield target_from_url(external)
         return
-    with run_registry(tmp_path / "data") as srv:
+    with registry_on(request.param, tmp_path) as (srv, _):
         yield target_from_url(srv.url)
 
 
