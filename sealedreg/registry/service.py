@@ -33,7 +33,7 @@ from sealedreg.registry.errors import (
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.refs import parse_reference, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
-from sealedreg.storage.base import BlobStore, StorageError
+from sealedreg.storage.base import BlobStore, StorageError, StorageUnavailable
 
 
 class IntegrityError(Exception):
@@ -101,6 +101,8 @@ class Registry:
         try:
             async for piece in decrypt_range(read, key, record.size, offset, length, observe):
                 yield piece
+        except StorageUnavailable:
+            raise  # not an integrity problem: the API answers 503
         except (DecryptionError, StorageError, EOFError) as exc:
             raise IntegrityError(f"{record.digest}: {exc}") from None
 

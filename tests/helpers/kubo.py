@@ -276,21 +276,28 @@ def run_kubo(tmpdir: Path, name: str = "a", *, routing: str = "none") -> Iterato
         set_config(ipfs_path, key, value)
 
     log = tmpdir / f"kubo-{name}.log"
-    argv = [str(kubo_binary()), "daemon", "--migrate=false", "--enable-gc=false"]
-    with open(log, "ab") as logf:
-        proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
-                                env=kubo_env(ipfs_path), cwd=tmpdir)
+    node = KuboNode(api_url=f"http://127.0.0.1:{api_port}", gateway_url=f"http://127.0.0.1:{gateway_port}",
+                    swarm_addr=f"/ip4/127.0.0.1/tcp/{swarm_port}/p2p/{peer_id}",
+                    peer_id=peer_id, ipfs_path=ipfs_path, proc=None, log=log)  # type: ignore[arg-type]
     try:
-        api_url = f"http://127.0.0.1:{api_port}"
-        gateway_url = f"http://127.0.0.1:{gateway_port}"
-        ident = wait_kubo_ready(api_url, gateway_url, proc, log)
-        if ident.get("ID") != peer_id:
-            raise KuboError(f"daemon reports peer id {ident.get('ID')}, repo has {peer_id}")
-        yield KuboNode(api_url=api_url, gateway_url=gateway_url,
-                       swarm_addr=f"/ip4/127.0.0.1/tcp/{swarm_port}/p2p/{peer_id}",
-                       peer_id=peer_id, ipfs_path=ipfs_path, proc=proc, log=log)
+        start_daemon(node)
+        yield node
     finally:
-        stop(proc)   # SIGTERM, then kill after 15 s
+        if node.proc is not None:
+            stop(node.proc)   # SIGTERM, then kill after 15 s
+
+
+def start_daemon(node: KuboNode) -> None:
+    """(Re)start the daemon of `node` on its repo and ports; wait until it answers.
+
+    Fault tests stop a node's daemon and bring it back with this."""
+    argv = [str(kubo_binary()), "daemon", "--migrate=false", "--enable-gc=false"]
+    with open(node.log, "ab") as logf:
+        node.proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                     env=kubo_env(node.ipfs_path), cwd=node.ipfs_path.parent)
+    ident = wait_kubo_ready(node.api_url, node.gateway_url, node.proc, node.log)
+    if ident.get("ID") != node.peer_id:
+        raise KuboError(f"daemon reports peer id {ident.get('ID')}, repo has {node.peer_id}")
 
 
 def ipfs_cli(node: KuboNode | Path, *args: str, input: bytes | None = None,
