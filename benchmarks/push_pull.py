@@ -15,6 +15,7 @@ is shared and noisy, so only numbers measured side by side mean anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import tempfile
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--workdir", type=Path, default=None, help="where images and data go (default: a temp dir)")
     ap.add_argument("--only", default=None, help="run just this image of the profile, e.g. '1GB x 1'")
+    ap.add_argument("--backend", choices=("embedded", "kubo"), default="embedded",
+                    help="sealedreg's store: embedded, or a Kubo daemon started here (its RSS is reported too)")
     args = ap.parse_args()
     profile = PROFILES["quick" if args.quick else "full"]
     if args.only:
@@ -67,7 +70,16 @@ def main() -> None:
             # "200MB x 20" is "200 MB in 20 layers"; stored (level-0) gzip keeps generation at disk speed.
             info = write_image(work / f"img{i}", layers=layers, tag="bench", seed=1000 + i, compresslevel=0)
             images.append((label, info))
-        with run_registry(work / "sealedreg-data") as ours, run_reference_registry(work / "ref") as ref:
+        with contextlib.ExitStack() as stack:
+            extra: list[str] = []
+            kubo = None
+            if args.backend == "kubo":
+                from tests.helpers.kubo import run_kubo
+
+                kubo = stack.enter_context(run_kubo(work))
+                extra = ["--ipfs-api", kubo.api_url]
+            ours = stack.enter_context(run_registry(work / "sealedreg-data", extra))
+            ref = stack.enter_context(run_reference_registry(work / "ref"))
             servers: dict[str, RunningServer] = {"sealedreg": ours, "reference": ref}
             results: dict[tuple[str, str, str], list[float]] = {}
             sandbox_n = 0
@@ -90,6 +102,8 @@ def main() -> None:
                         results.setdefault((label, "pull", name), []).append(pull)
                         shutil.rmtree(out, ignore_errors=True)
             rss = {name: peak_rss_mb(srv.proc.pid) for name, srv in servers.items()}
+            if kubo is not None:
+                rss["kubo"] = peak_rss_mb(kubo.proc.pid)
 
     print(f"\nskopeo push/pull, {rounds} rounds, medians in seconds (ratio = sealedreg / reference)\n")
     print(f"{'image':<12} {'op':<5} {'sealedreg':>10} {'reference':>10} {'ratio':>7}")
@@ -98,7 +112,8 @@ def main() -> None:
             ours_s = statistics.median(results[(label, op, "sealedreg")])
             ref_s = statistics.median(results[(label, op, "reference")])
             print(f"{label:<12} {op:<5} {ours_s:>10.2f} {ref_s:>10.2f} {ours_s / ref_s:>6.2f}x")
-    print(f"\npeak RSS over the run: sealedreg {rss['sealedreg']:.0f} MB, reference {rss['reference']:.0f} MB")
+    print(f"\nsealedreg backend: {args.backend}")
+    print("peak RSS over the run: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
 
 
 if __name__ == "__main__":

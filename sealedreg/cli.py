@@ -180,3 +180,34 @@ def import_cmd(data: Path | None, config_file: Path | None, ipfs_api: str | None
 
     summary = _run_async(go())
     click.echo(json.dumps({k: summary[k] for k in ("blocks", "repository", "tag", "digest")}, indent=2))
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("--ipfs-api", help="store in this Kubo node (RPC API URL)")
+@click.argument("namespace")
+def publish(data: Path | None, config_file: Path | None, ipfs_api: str | None, namespace: str) -> None:
+    """Build NAMESPACE's tree (DESIGN §5) from the registry and print its root CID.
+
+    On the Kubo backend the tree is pinned and mounted in MFS at
+    /sealedreg/NAMESPACE. (DNSLink and IPNS publication come next.)
+    """
+    import json
+
+    from sealedreg.api.app import open_registry
+    from sealedreg.registry.refs import validate_name
+
+    config = _load(config_file, data=data, ipfs_api=ipfs_api)
+
+    async def go() -> dict:
+        validate_name(namespace)
+        if "/" in namespace:
+            raise click.ClickException(f"{namespace!r} is a repository, not a namespace")
+        registry = open_registry(config)
+        try:
+            return await registry.build_tree(namespace)
+        finally:
+            await registry.close()
+
+    click.echo(json.dumps(_run_async(go()), indent=2))

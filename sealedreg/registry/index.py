@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS manifests (
     PRIMARY KEY (repo, digest)
 );
 CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo, subject);
+CREATE TABLE IF NOT EXISTS namespaces (
+    namespace TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    root TEXT NOT NULL,          -- the tree as published
+    content_root TEXT NOT NULL   -- the tree without its descriptor: what seq counts changes of
+);
 CREATE TABLE IF NOT EXISTS tags (
     repo TEXT NOT NULL,
     tag TEXT NOT NULL,
@@ -247,6 +253,42 @@ class Index:
         sql += " ORDER BY m.created, m.digest"
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
         return [_manifest_record(r) for r in rows]
+
+    # -- namespaces ---------------------------------------------------------
+    async def namespace_content(self, namespace: str) -> tuple[list[BlobRecord], list[tuple[str, BlobRecord]],
+                                                                 list[tuple[str, str, str]]]:
+        """Everything the namespace's repositories hold: (blobs, (repo, manifest), (repo, tag, digest))."""
+        prefix = namespace + "/"
+
+        def gather(db: sqlite3.Connection):
+            in_ns = "(repo = ? OR substr(repo, 1, ?) = ?)"
+            args = (namespace, len(prefix), prefix)
+            blobs = db.execute(
+                "SELECT DISTINCT b.digest, b.size, b.content_id, b.domain FROM repo_blobs r JOIN blobs b "
+                f"ON b.digest = r.digest AND b.domain = r.domain WHERE {in_ns.replace('repo', 'r.repo')} "
+                "ORDER BY b.digest", args).fetchall()
+            manifests = db.execute(
+                "SELECT m.repo, m.digest, m.size, b.content_id, m.domain FROM manifests m JOIN blobs b "
+                f"ON b.digest = m.digest AND b.domain = m.domain WHERE {in_ns.replace('repo', 'm.repo')} "
+                "ORDER BY m.repo, m.digest", args).fetchall()
+            tags = db.execute(f"SELECT repo, tag, digest FROM tags WHERE {in_ns} ORDER BY repo, tag", args).fetchall()
+            return blobs, manifests, tags
+
+        blobs, manifests, tags = await self._run(gather)
+        return ([BlobRecord(*row) for row in blobs],
+                [(repo, BlobRecord(digest, size, cid, domain)) for repo, digest, size, cid, domain in manifests],
+                [tuple(row) for row in tags])
+
+    async def namespace_state(self, namespace: str) -> tuple[int, str, str] | None:
+        """(seq, root, content root) of the namespace's last built tree."""
+        row = await self._run(lambda db: db.execute(
+            "SELECT seq, root, content_root FROM namespaces WHERE namespace = ?", (namespace,)).fetchone())
+        return (row[0], row[1], row[2]) if row else None
+
+    async def set_namespace_state(self, namespace: str, seq: int, root: str, content_root: str) -> None:
+        await self._tx(lambda db: db.execute(
+            "INSERT OR REPLACE INTO namespaces (namespace, seq, root, content_root) VALUES (?, ?, ?, ?)",
+            (namespace, seq, root, content_root)))
 
     # -- repositories -------------------------------------------------------
     async def repo_exists(self, repo: str) -> bool:

@@ -33,7 +33,11 @@ from sealedreg.registry.errors import (
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.refs import parse_reference, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
+from sealedreg.registry.domains import GLOBAL, namespace_of
+from sealedreg.storage import tree
 from sealedreg.storage.base import BlobStore, StorageError, StorageUnavailable
+from sealedreg.storage.cid import CID
+from sealedreg.storage.unixfs import dag_tsize
 
 
 class IntegrityError(Exception):
@@ -261,6 +265,9 @@ class Registry:
             "cid": content.content_id,
             "domain": self.domains.get(record.domain).kind,
         }
+        published = await self.tree_state(namespace_of(repo))
+        if published is not None and reference == out["reference"]:
+            out["tree"] = published
         if info.media_type in (mf.OCI_INDEX, mf.DOCKER_LIST):
             out["manifests"] = [await self.describe(repo, child) for child in info.manifests]
             return out
@@ -275,6 +282,48 @@ class Registry:
                 entry.update(size=blob.size, cid=blob.content_id, domain=self.domains.get(blob.domain).kind)
             out["blobs"].append(entry)
         return out
+
+    # -- the namespace tree -------------------------------------------------
+    async def build_tree(self, namespace: str) -> dict:
+        """Build the namespace's tree (DESIGN §5) from the index, store it, and
+        return its root CID with the descriptor's sequence number (which rises
+        whenever the root changes)."""
+        blobs, manifests, tags = await self.index.namespace_content(namespace)
+        blocks: list[tuple[CID, bytes]] = []
+
+        def sink(cid: CID, block: bytes) -> None:
+            blocks.append((cid, block))
+
+        entries: list[tree.Entry] = []
+        for blob in blobs:
+            root_block = await self.store.get_block(blob.content_id)
+            cid = CID.parse(blob.content_id)
+            path = tree.blob_path(blob.digest) if blob.domain == GLOBAL else tree.sealed_blob_path(blob.content_id)
+            entries.append(tree.Entry(path, cid, dag_tsize(root_block, cid)))
+        for repo, content in manifests:
+            body = b"".join([piece async for piece in self.read_blob(content)])
+            entries.append(tree.file_entry(tree.manifest_path(repo, content.digest), body, sink))
+        for repo, tag, digest in tags:
+            entries.append(tree.file_entry(tree.tag_path(repo, tag), digest.encode(), sink))
+        state = await self.index.namespace_state(namespace)
+        seq = state[0] if state else 0
+        # The root without the descriptor decides whether anything changed.
+        content_root = tree.build_tree(entries or [], lambda c, b: None).cid
+        if state is None or str(content_root) != state[2]:
+            seq += 1
+        entries.append(tree.file_entry(tree.DESCRIPTOR, tree.descriptor(namespace, seq), sink))
+        root = tree.build_tree(entries, sink)
+        for cid, block in blocks:
+            await self.store.put_block(str(cid), block)
+        await self.store.publish_tree(namespace, str(root.cid))
+        await self.index.set_namespace_state(namespace, seq, str(root.cid), str(content_root))
+        return {"namespace": namespace, "root": str(root.cid), "seq": seq, "entries": root.entries}
+
+    async def tree_state(self, namespace: str) -> dict | None:
+        state = await self.index.namespace_state(namespace)
+        if state is None:
+            return None
+        return {"namespace": namespace, "root": state[1], "seq": state[0]}
 
     # -- listings -----------------------------------------------------------
     async def list_tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:

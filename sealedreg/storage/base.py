@@ -81,6 +81,11 @@ class BlobStore(Protocol):
         """Every block of the DAG under `content_id`, root first, each once."""
         ...
 
+    async def publish_tree(self, namespace: str, root: ContentId) -> None:
+        """Make `root` the namespace's current tree where the backend keeps one
+        (Kubo: pinned, and the MFS directory /sealedreg/<namespace>)."""
+        ...
+
     async def retain(self, content_id: ContentId) -> None:
         """Keep the DAG under `content_id` stored (pin it, on an IPFS node)."""
         ...

@@ -138,6 +138,9 @@ class EmbeddedStore:
             block_cid, block = item  # type: ignore[misc]
             yield str(block_cid), block
 
+    async def publish_tree(self, namespace: str, root: ContentId) -> None:
+        return None  # the blocks are stored; the index records the root
+
     async def retain(self, content_id: ContentId) -> None:
         return None  # blocks here are only removed by garbage collection of unreferenced DAGs
 

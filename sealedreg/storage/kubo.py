@@ -45,6 +45,10 @@ ADD_PARAMS = {
 }
 
 
+MFS_ROOT = "/sealedreg"
+"""Where the namespace trees live in Kubo's MFS: /sealedreg/<namespace>."""
+
+
 class KuboError(StorageError):
     """Kubo answered with an error; the message is Kubo's."""
 
@@ -392,6 +396,22 @@ class KuboStore:
                 yield str(cid), block
         except CarError as exc:
             raise ContentCorrupt(f"{content_id}: {exc}") from None
+
+    async def publish_tree(self, namespace: str, root: ContentId) -> None:
+        """Pin the new tree, swap it into MFS at /sealedreg/<namespace>, unpin the old one."""
+        path = f"{MFS_ROOT}/{namespace}"
+        old = await self.kubo.files_stat(path)
+        await self.kubo.pin_add(root)
+        await self.kubo.files_mkdir(MFS_ROOT)
+        if old is not None:
+            await self.kubo.files_rm(path)
+        await self.kubo.files_cp(f"/ipfs/{root}", path)
+        if old is not None and old.get("Hash") not in (None, root):
+            await self.kubo.pin_rm(old["Hash"])
+
+    async def tree_root(self, namespace: str) -> str | None:
+        stat = await self.kubo.files_stat(f"{MFS_ROOT}/{namespace}")
+        return stat.get("Hash") if stat else None
 
     async def retain(self, content_id: ContentId) -> None:
         await self.kubo.pin_add(content_id)

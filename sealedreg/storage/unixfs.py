@@ -283,3 +283,25 @@ def walk_blocks(get_block: BlockSource, root: CID) -> Iterator[tuple[CID, bytes]
         yield cid, block
         if cid.codec == DAG_PB:
             stack.extend(reversed([link.cid for link in decode_file_node(block).links]))
+
+
+# -- directories (the namespace tree) ------------------------------------------
+UNIXFS_DIRECTORY = 1
+
+
+def encode_directory(links: list[Link]) -> bytes:
+    """A plain UnixFS directory node: named links sorted by name, then Data."""
+    out = bytearray()
+    for link in sorted(links, key=lambda l: l.name.encode()):
+        pblink = _bytes_field(1, link.cid.to_bytes()) + _bytes_field(2, link.name.encode())
+        pblink += _uint_field(3, link.tsize)
+        out += _bytes_field(2, pblink)
+    out += _bytes_field(1, _uint_field(1, UNIXFS_DIRECTORY))
+    return bytes(out)
+
+
+def dag_tsize(block: bytes, cid: CID) -> int:
+    """Cumulative size of the DAG whose root block is `block` (as links record it)."""
+    if cid.codec == RAW:
+        return len(block)
+    return len(block) + sum(link.tsize for link in decode_file_node(block).links)
