@@ -67,7 +67,7 @@ async def start(request: Request) -> Response:
             start_at, length = content_range(request)
             record = await reg.commit_upload(repo, session.id, digest, body_stream(request), start_at, length)
         except BaseException:
-            await reg.uploads.discard(session.id)
+            await reg.uploads.remove(session.id)  # never shared: only this request knows its id
             raise
         return _created(repo, record.digest)
     session = await reg.start_upload(repo)

@@ -158,28 +158,34 @@ class Registry:
 
     async def upload_chunk(self, repo: str, session_id: str, body: AsyncIterable[bytes],
                            start: int | None = None, length: int | None = None) -> Session:
-        session = await self.uploads.get(session_id, repo)
-        return await self.uploads.append(session, body, start, length)
+        async with self.uploads.hold(session_id, repo) as session:
+            return await self.uploads.append(session, body, start, length)
 
     async def commit_upload(self, repo: str, session_id: str, digest: Digest,
                             body: AsyncIterable[bytes] | None = None,
                             start: int | None = None, length: int | None = None) -> BlobRecord:
-        """Take the last chunk (if any), verify, store durably, then make visible."""
-        session = await self.uploads.get(session_id, repo)
-        if body is not None:
-            session = await self.uploads.append(session, body, start, length)
-        path, size = await self.uploads.finalize(session, digest)
-        domain = self.domains.for_repo(repo)
-        record = await self.index.blob(str(digest), domain.name)
-        if record is None:  # new in this domain: encrypt (only now: it is verified) and store
-            key = derive_key(str(digest), domain.secret)
-            stored = await self.store.put_chunks(encrypt_file(path, size, key))
-            record = BlobRecord(str(digest), size, stored.content_id, domain.name)
-            await self.index.add_blob(repo, record, stored.blocks)
-        else:
-            await self.index.link_blob(repo, record)
-        await self.uploads.discard(session.id)
-        return record
+        """Take the last chunk (if any), verify, store durably, then make visible.
+
+        The session is held throughout, so no other request can change its
+        bytes between the digest check and the encryption.
+        """
+        async with self.uploads.hold(session_id, repo) as session:
+            if body is not None:
+                session = await self.uploads.append(session, body, start, length)
+            path, size = await self.uploads.finalize(session, digest)
+            domain = self.domains.for_repo(repo)
+            record = await self.index.blob(str(digest), domain.name)
+            if record is not None and not await self.store.exists(record.content_id):
+                record = None  # the index remembers it but the store lost it: store it again
+            if record is None:  # new in this domain: encrypt (only now: it is verified) and store
+                key = derive_key(str(digest), domain.secret)
+                stored = await self.store.put_chunks(encrypt_file(path, size, key))
+                record = BlobRecord(str(digest), size, stored.content_id, domain.name)
+                await self.index.add_blob(repo, record, stored.blocks)
+            else:
+                await self.index.link_blob(repo, record)
+            await self.uploads.remove(session.id)
+            return record
 
     async def cancel_upload(self, repo: str, session_id: str) -> None:
         await self.uploads.cancel(session_id, repo)

@@ -12,6 +12,7 @@ verifies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterable, BinaryIO
+from typing import AsyncIterable, AsyncIterator, BinaryIO
 
 from anyio import to_thread
 
@@ -56,12 +57,18 @@ def _write_and_hash(f: BinaryIO, hasher: "hashlib._Hash", data: bytes) -> None:
     hasher.update(data)
 
 
+class _SessionLock:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 class Uploads:
     def __init__(self, datadir: DataDir, ttl: float = 24 * 3600, max_blob_size: int | None = None) -> None:
         self.datadir = datadir
         self.ttl = ttl
         self.max_blob_size = max_blob_size
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _SessionLock] = {}  # only sessions some request is using
         self._live: dict[str, _LiveHash] = {}
 
     # -- lifecycle ----------------------------------------------------------
@@ -93,55 +100,81 @@ class Uploads:
             raise BlobUploadUnknown(detail={"session": session_id})
         return session
 
-    async def cancel(self, session_id: str, repo: str) -> None:
-        await self.get(session_id, repo)
-        await self.discard(session_id)
+    @contextlib.asynccontextmanager
+    async def hold(self, session_id: str, repo: str) -> AsyncIterator[Session]:
+        """Exclusive use of a session for one request.
 
-    async def discard(self, session_id: str) -> None:
+        While held, no other request appends to, commits, cancels or expires
+        it: a commit can never see a file another PATCH is still writing.
+        """
+        entry = self._locks.get(session_id)
+        if entry is None:
+            entry = self._locks[session_id] = _SessionLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield await self.get(session_id, repo)
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and self._locks.get(session_id) is entry:
+                del self._locks[session_id]
+
+    def is_held(self, session_id: str) -> bool:
+        return session_id in self._locks
+
+    async def cancel(self, session_id: str, repo: str) -> None:
+        async with self.hold(session_id, repo) as session:
+            await self.remove(session.id)
+
+    async def remove(self, session_id: str) -> None:
+        """Delete a session's files (the caller holds it, or nobody can)."""
         self._live.pop(session_id, None)
-        self._locks.pop(session_id, None)
         d = self.datadir.session_dir(session_id)
         await to_thread.run_sync(lambda: shutil.rmtree(d, ignore_errors=True))
 
     async def expire(self, now: float | None = None) -> int:
-        """Remove sessions not touched for `ttl` seconds; return how many."""
+        """Remove sessions not touched for `ttl` seconds; return how many went."""
         cutoff = (now or time.time()) - self.ttl
 
-        def scan() -> list[str]:
+        def scan() -> list[tuple[str, str]]:
             stale = []
             for d in self.datadir.uploads.iterdir():
                 if not is_session_id(d.name):
                     continue
                 try:
-                    updated = json.loads((d / "state.json").read_bytes())["updated"]
+                    state = json.loads((d / "state.json").read_bytes())
+                    updated, repo = state["updated"], state["repo"]
                 except (OSError, ValueError, KeyError):
-                    updated = d.stat().st_mtime
+                    updated, repo = d.stat().st_mtime, None
                 if updated < cutoff:
-                    stale.append(d.name)
+                    stale.append((d.name, repo))
             return stale
 
-        stale = await to_thread.run_sync(scan)
-        for session_id in stale:
-            if session_id in self._locks and self._locks[session_id].locked():
+        removed = 0
+        for session_id, repo in await to_thread.run_sync(scan):
+            if self.is_held(session_id):
+                continue  # in use right now: not stale after all
+            if repo is None:  # unreadable state: never a live session
+                await self.remove(session_id)
+                removed += 1
                 continue
-            await self.discard(session_id)
-        return len(stale)
+            try:
+                async with self.hold(session_id, repo) as session:
+                    if session.updated < cutoff:
+                        await self.remove(session.id)
+                        removed += 1
+            except BlobUploadUnknown:
+                pass
+        return removed
 
-    # -- writing ------------------------------------------------------------
-    def _lock(self, session_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(session_id, asyncio.Lock())
-
+    # -- writing (the caller holds the session) -----------------------------
     async def append(self, session: Session, chunks: AsyncIterable[bytes],
                      start: int | None = None, length: int | None = None) -> Session:
-        """Append a chunk. `start` (from Content-Range) must equal the offset.
-
-        On any failure the session stays at its previous offset.
-        """
-        async with self._lock(session.id):
-            session = await self.get(session.id, session.repo)  # re-read under the lock
-            if start is not None and start != session.offset:
-                raise RangeInvalid(detail={"offset": session.offset, "start": start})
-            return await self._append_locked(session, chunks, length)
+        """Append a chunk to a held session. `start` (from Content-Range) must
+        equal the offset. On any failure the session stays at its previous offset."""
+        if start is not None and start != session.offset:
+            raise RangeInvalid(detail={"offset": session.offset, "start": start})
+        return await self._append_locked(session, chunks, length)
 
     async def _append_locked(self, session: Session, chunks: AsyncIterable[bytes], length: int | None) -> Session:
         d = self.datadir.session_dir(session.id)
@@ -215,7 +248,7 @@ class Uploads:
         return session
 
     async def finalize(self, session: Session, digest: Digest) -> tuple[Path, int]:
-        """Verify the session's bytes against `digest`; return (data file, size).
+        """Verify a held session's bytes against `digest`; return (data file, size).
 
         On mismatch the session is discarded and DigestInvalid raised: nothing
         unverified goes further (DESIGN §7.2).
@@ -230,7 +263,7 @@ class Uploads:
         else:
             actual = await to_thread.run_sync(_hash_file, data, session.offset, digest.algorithm)
         if actual != digest.hex:
-            await self.discard(session.id)
+            await self.remove(session.id)
             raise DigestInvalid(detail={"digest": str(digest)})
         return data, session.offset
 

@@ -165,3 +165,77 @@ def test_big_streamed_append_hashes_live(uploads):
         path, size = await uploads.finalize(s, Digest("sha256", expected))
         assert size == 3_000_000
     run(go())
+
+
+def test_hold_serialises_requests_on_one_session(uploads):
+    """A commit or cancel waits for an in-flight PATCH instead of racing it."""
+    order = []
+
+    async def go():
+        s = await uploads.create("a")
+        gate = asyncio.Event()
+
+        async def slow_body():
+            yield b"first"
+            await gate.wait()
+            yield b"second"
+
+        async def patch():
+            async with uploads.hold(s.id, "a") as held:
+                order.append("patch start")
+                await uploads.append(held, slow_body())
+                order.append("patch end")
+
+        async def cancel():
+            order.append("cancel asked")
+            await uploads.cancel(s.id, "a")
+            order.append("cancelled")
+
+        t1 = asyncio.create_task(patch())
+        await asyncio.sleep(0)
+        t2 = asyncio.create_task(cancel())
+        await asyncio.sleep(0.05)
+        assert "cancelled" not in order
+        assert await uploads.expire(now=s.updated + 10_000) == 0  # held: not stale
+        gate.set()
+        await asyncio.gather(t1, t2)
+        assert order.index("cancel asked") < order.index("patch end") < order.index("cancelled")
+        with pytest.raises(BlobUploadUnknown):
+            await uploads.get(s.id, "a")
+        assert uploads._locks == {}  # nothing left behind
+
+    run(go())
+
+
+def test_commit_never_sees_a_half_written_patch(tmp_path):
+    """The reviewer's race: PUT while a PATCH is still writing must not encrypt a torn file."""
+    from sealedreg.registry.index import Index
+    from sealedreg.registry.service import Registry
+    from sealedreg.storage.embedded import EmbeddedStore
+
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+    reg = Registry(Index(d.index), Uploads(d), EmbeddedStore(d.blocks, d.tmp, durable=False))
+    part1, part2 = b"x" * 2_000_000, b"y" * 2_000_000
+
+    async def go():
+        s = await reg.start_upload("a")
+        gate = asyncio.Event()
+
+        async def slow():
+            yield part1
+            await gate.wait()
+            yield part2
+
+        patch = asyncio.create_task(reg.upload_chunk("a", s.id, slow()))
+        await asyncio.sleep(0.05)
+        commit = asyncio.create_task(reg.commit_upload("a", s.id, Digest.of(part1 + part2)))
+        await asyncio.sleep(0.05)
+        assert not commit.done()
+        gate.set()
+        await patch
+        record = await commit
+        got = b"".join([p async for p in reg.read_blob(record)])
+        assert got == part1 + part2
+
+    asyncio.run(go())
