@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 from sealedreg.fileio import fsync_dir
-from sealedreg.storage.cid import CID, CIDError
+from sealedreg.storage.cid import CID
 
 
 class BlockMissing(LookupError):
@@ -37,14 +36,24 @@ class BlockStore:
     def has(self, cid: CID) -> bool:
         return self.path(cid).exists()
 
-    def put(self, cid: CID, block: bytes, durable: bool = False) -> Path | None:
-        """Store `block` (which must hash to `cid`); return its path if newly written."""
+    def put(self, cid: CID, block: bytes, durable: bool = False) -> Path:
+        """Store `block` (which must hash to `cid`) and return its path.
+
+        A file already there is trusted only if it verifies: a torn or rotten
+        copy is replaced, so a push never succeeds on top of a bad block. The
+        caller makes the returned paths durable (`sync`), existing ones too.
+        """
         if not cid.verify(block):
             raise BlockCorrupt(f"block does not match {cid}")
         dest = self.path(cid)
-        if dest.exists():
-            return None
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if cid.verify(dest.read_bytes()):
+                return dest
+        except FileNotFoundError:
+            pass
+        if not dest.parent.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fsync_dir(self.root)  # the new shard's own entry
         fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=".blk-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -69,9 +78,6 @@ class BlockStore:
             raise BlockCorrupt(f"stored block {cid} is corrupt")
         return block
 
-    def delete(self, cid: CID) -> None:
-        self.path(cid).unlink(missing_ok=True)
-
     def sync(self, paths: list[Path]) -> None:
         """Make newly written blocks durable (one pass after a whole DAG)."""
         dirs = set()
@@ -84,13 +90,3 @@ class BlockStore:
             dirs.add(p.parent)
         for d in dirs:
             fsync_dir(d)
-
-    def __iter__(self) -> Iterator[CID]:
-        if not self.root.exists():
-            return
-        for shard in sorted(self.root.iterdir()):
-            for p in sorted(shard.iterdir()):
-                try:
-                    yield CID.parse(p.name)
-                except CIDError:
-                    continue

@@ -53,9 +53,7 @@ class EmbeddedStore:
 
         def sink(cid: CID, block: bytes) -> None:
             names.append(str(cid))
-            path = self.blocks.put(cid, block)
-            if path is not None:
-                written.append(path)
+            written.append(self.blocks.put(cid, block))
 
         builder = FileDagBuilder(sink)
         async for chunk in chunks:
