@@ -182,18 +182,7 @@ class Index:
     # -- manifests and tags -------------------------------------------------
     async def put_manifest(self, record: ManifestRecord, content: BlobRecord, blocks: tuple[str, ...],
                            tags: list[str]) -> None:
-        def put(db: sqlite3.Connection) -> None:
-            _insert_blob(db, content, blocks)
-            db.execute(
-                "INSERT OR REPLACE INTO manifests (repo, digest, domain, media_type, size, subject, artifact_type, "
-                "annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.repo, record.digest, record.domain, record.media_type, record.size, record.subject,
-                 record.artifact_type, json.dumps(record.annotations) if record.annotations else None, time.time()))
-            for tag in tags:
-                db.execute("INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
-                           (record.repo, tag, record.digest))
-
-        await self._tx(put)
+        await self._tx(lambda db: _put_manifest(db, record, content, blocks, tags))
 
     async def manifest(self, repo: str, digest: str) -> tuple[ManifestRecord, BlobRecord] | None:
         """The manifest record and where its bytes are stored."""
@@ -230,6 +219,19 @@ class Index:
             args.append(limit)
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
         return [r[0] for r in rows]
+
+    async def import_image(self, repo: str, blobs: list[tuple[BlobRecord, tuple[str, ...]]],
+                           manifests: list[tuple[ManifestRecord, BlobRecord, tuple[str, ...], list[str]]]) -> None:
+        """Make a whole imported image visible at once, or nothing of it."""
+        def put(db: sqlite3.Connection) -> None:
+            for record, blocks in blobs:
+                _insert_blob(db, record, blocks)
+                db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest, domain) VALUES (?, ?, ?)",
+                           (repo, record.digest, record.domain))
+            for record, content, blocks, tags in manifests:
+                _put_manifest(db, record, content, blocks, tags)
+
+        await self._tx(put)
 
     async def delete_manifest(self, repo: str, digest: str) -> bool:
         """Remove a manifest and every tag that points at it."""
@@ -316,6 +318,18 @@ _MANIFEST_COLUMNS = "m.repo, m.digest, m.domain, m.media_type, m.size, m.subject
 
 def _manifest_record(row: tuple) -> ManifestRecord:
     return ManifestRecord(*row[:7], json.loads(row[7]) if row[7] else None)
+
+
+def _put_manifest(db: sqlite3.Connection, record: ManifestRecord, content: BlobRecord, blocks: tuple[str, ...],
+                  tags: list[str]) -> None:
+    _insert_blob(db, content, blocks)
+    db.execute(
+        "INSERT OR REPLACE INTO manifests (repo, digest, domain, media_type, size, subject, artifact_type, "
+        "annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (record.repo, record.digest, record.domain, record.media_type, record.size, record.subject,
+         record.artifact_type, json.dumps(record.annotations) if record.annotations else None, time.time()))
+    for tag in tags:
+        db.execute("INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)", (record.repo, tag, record.digest))
 
 
 def _insert_blob(db: sqlite3.Connection, record: BlobRecord, blocks: tuple[str, ...]) -> None:

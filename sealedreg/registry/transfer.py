@@ -22,11 +22,16 @@ from anyio import to_thread
 
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import Digest
-from sealedreg.registry.domains import GLOBAL, namespace_of
-from sealedreg.registry.errors import ManifestInvalid
+from sealedreg.registry.domains import GLOBAL
+
 from sealedreg.registry.index import BlobRecord, ManifestRecord
 from sealedreg.registry.refs import is_valid_tag, validate_name
-from sealedreg.registry.service import IntegrityError, Registry
+from sealedreg.crypto.convergent import TAG, ChunkCipher, DecryptionError, ciphertext_size, derive_key
+from sealedreg.registry.digests import new_hasher
+from sealedreg.registry.errors import RegistryError
+from sealedreg.registry.service import Registry
+from sealedreg.storage.base import StorageError, StorageUnavailable
+from sealedreg.storage.unixfs import FileDagBuilder
 from sealedreg.storage.car import CarError, CarWriter, read_car
 from sealedreg.storage.cid import CID, RAW
 
@@ -35,10 +40,6 @@ INDEX_VERSION = "sealedreg-car/v1"
 
 class TransferError(ValueError):
     """An export or import that cannot be done; the message says why."""
-
-
-def _domain_label(name: str) -> str:
-    return GLOBAL if name == GLOBAL else "org"
 
 
 async def export_image(registry: Registry, repo: str, reference: str, out: Path,
@@ -70,8 +71,8 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
         "tag": reference if is_valid_tag(reference) else None,
         "digest": top.digest,
         "manifests": [{"digest": m.digest, "mediaType": m.media_type, "size": m.size, "cid": c.content_id,
-                       "domain": _domain_label(m.domain)} for m, c in manifests],
-        "blobs": [{"digest": b.digest, "size": b.size, "cid": b.content_id, "domain": _domain_label(b.domain)}
+                       "domain": registry.domains.get(m.domain).kind} for m, c in manifests],
+        "blobs": [{"digest": b.digest, "size": b.size, "cid": b.content_id, "domain": registry.domains.get(b.domain).kind}
                   for b in blobs.values()],
     }
     index_block = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
@@ -131,43 +132,87 @@ async def import_car(registry: Registry, path: Path) -> dict:
     domain = registry.domains.for_repo(repo)
 
     def record_of(entry: dict) -> BlobRecord:
-        name = GLOBAL if entry["domain"] == GLOBAL else f"org:{namespace_of(repo)}"
-        if name != GLOBAL and name != domain.name:
-            raise TransferError(f"{entry['digest']} is in the org domain of {namespace_of(repo)}, "
-                                "whose secret is not configured here")
-        return BlobRecord(entry["digest"], entry["size"], entry["cid"], name)
+        # Content lands in the repository's own dedupe domain, never another.
+        if entry["domain"] != domain.kind:
+            raise TransferError(f"{entry['digest']} is in the {entry['domain']} domain, but {repo} uses the "
+                                f"{domain.kind} domain here")
+        return BlobRecord(entry["digest"], entry["size"], entry["cid"], domain.name)
 
     # Prove everything before making anything visible.
-    blob_records = [record_of(b) for b in index["blobs"]]
-    manifest_entries = [(m, record_of(m)) for m in index["manifests"]]
-    for record in blob_records + [r for _, r in manifest_entries]:
-        await _prove(registry, record)
-        await registry.store.retain(record.content_id)
-    for record in blob_records:
-        blocks = tuple([cid async for cid, _ in registry.store.dag(record.content_id)])
-        await registry.index.add_blob(repo, record, blocks)
-    for entry, content in reversed(manifest_entries):  # children before the index that names them
+    blobs = []
+    for entry in index["blobs"]:
+        record = record_of(entry)
+        blobs.append((record, await _prove(registry, record)))
+    manifests = []
+    known = {record.digest for record, _ in blobs}
+    for entry in index["manifests"]:
+        content = record_of(entry)
+        if content.size > mf.MAX_MANIFEST_BYTES:
+            raise TransferError(f"manifest {content.digest} is larger than {mf.MAX_MANIFEST_BYTES} bytes")
+        blocks = await _prove(registry, content)
         body = b"".join([p async for p in registry.read_blob(content)])
-        info = mf.parse_manifest(body, entry["mediaType"])
-        missing = await registry.index.missing_blobs(repo, info.blobs)
-        missing += await registry.index.missing_manifests(repo, info.manifests)
+        try:
+            info = mf.parse_manifest(body, entry["mediaType"])
+        except RegistryError as exc:
+            raise TransferError(f"manifest {content.digest}: {exc.message}") from None
+        manifests.append((content, blocks, info))
+    listed = {content.digest for content, _, _ in manifests}
+    for content, _, info in manifests:
+        missing = [d for d in info.blobs if d not in known] + [d for d in info.manifests if d not in listed]
         if missing:
-            raise TransferError(f"manifest {entry['digest']} references content not in the CAR: {missing[:3]}")
-        record = ManifestRecord(repo, content.digest, content.domain, info.media_type, content.size,
-                                info.subject, info.artifact_type, info.annotations)
-        tags = [index["tag"]] if index.get("tag") and entry["digest"] == index["digest"] else []
-        blocks = tuple([cid async for cid, _ in registry.store.dag(content.content_id)])
-        await registry.index.put_manifest(record, content, blocks, tags)
+            raise TransferError(f"manifest {content.digest} references content not in the CAR: {missing[:3]}")
+    for record, _ in blobs:
+        await registry.store.retain(record.content_id)
+    for content, _, _ in manifests:
+        await registry.store.retain(content.content_id)
+    tag = index.get("tag")
+    await registry.index.import_image(
+        repo,
+        blobs,
+        [(ManifestRecord(repo, c.digest, c.domain, info.media_type, c.size, info.subject, info.artifact_type,
+                         info.annotations), c, blocks, [tag] if tag and c.digest == index["digest"] else [])
+         for c, blocks, info in manifests],
+    )
     return {"blocks": count, **index}
 
 
-async def _prove(registry: Registry, record: BlobRecord) -> None:
-    """Decrypt the whole blob and check its digest (raises on any mismatch)."""
+async def _prove(registry: Registry, record: BlobRecord) -> tuple[str, ...]:
+    """Check, in one pass over the ciphertext, that the DAG is the canonical one
+    for its bytes (the CID a push would have given) and that it decrypts to
+    content with the claimed digest. Returns the DAG's block CIDs."""
+    names: list[str] = []
+    builder = FileDagBuilder(lambda cid, block: names.append(str(cid)))
+    cipher = ChunkCipher(derive_key(record.digest, registry.domains.get(record.domain).secret), record.size)
+    digest = Digest.parse(record.digest)
+    hasher = new_hasher(digest.algorithm)
+    index, buf = 0, bytearray()
     try:
-        async for _ in registry.read_blob(record):
-            pass
-    except IntegrityError as exc:
+        async for piece in registry.store.read(record.content_id, 0, ciphertext_size(record.size)):
+            buf += piece
+            while index < cipher.chunks and len(buf) >= cipher.plain_length(index) + TAG:
+                want = cipher.plain_length(index) + TAG
+                chunk = bytes(buf[:want])
+                del buf[:want]
+                await to_thread.run_sync(_leaf, builder, hasher, cipher, index, chunk)
+                index += 1
+    except (StorageError, DecryptionError) as exc:
+        if isinstance(exc, StorageUnavailable):
+            raise
         raise TransferError(f"{record.digest} does not verify: {exc}") from None
+    if index != cipher.chunks or buf:
+        raise TransferError(f"{record.digest}: the DAG does not hold the ciphertext of a {record.size}-byte blob")
+    if hasher.hexdigest() != digest.hex:
+        raise TransferError(f"{record.digest}: the content does not match its digest")
+    root = builder.finish()
+    if str(root.cid) != record.content_id:
+        raise TransferError(f"{record.digest}: {record.content_id} is not the canonical DAG of its ciphertext "
+                            f"(expected {root.cid})")
+    return tuple(dict.fromkeys(names))
+
+
+def _leaf(builder: FileDagBuilder, hasher, cipher: ChunkCipher, index: int, chunk: bytes) -> None:
+    builder.add_leaf(chunk)
+    hasher.update(cipher.decrypt(index, chunk))
 
 
 def _parse_index(block: bytes) -> dict:
@@ -188,6 +233,6 @@ def _parse_index(block: bytes) -> dict:
         validate_name(index["repository"])
         if index.get("tag") is not None and not is_valid_tag(index["tag"]):
             raise ValueError
-    except (KeyError, TypeError, ValueError, ManifestInvalid) as exc:
+    except (KeyError, TypeError, ValueError, RegistryError) as exc:
         raise TransferError(f"malformed sealedreg index: {exc or 'bad field'}") from None
     return index
