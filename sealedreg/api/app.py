@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from typing import AsyncIterator
@@ -20,6 +21,7 @@ from sealedreg.api.errors import (
     integrity_error_handler,
     registry_error_handler,
     storage_error_handler,
+    unexpected_error_handler,
 )
 from sealedreg.config import Config, ConfigError
 from sealedreg.crypto.secrets import load_secret
@@ -64,7 +66,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return error_response("UNSUPPORTED", "method not allowed on this endpoint", 405, head=head)
     if exc.status_code == 404:
-        return error_response("NOT_FOUND", "no such endpoint", 404, head=head)
+        return error_response("UNSUPPORTED", "no such endpoint", 404, head=head)
     return error_response("UNKNOWN", exc.detail or "error", exc.status_code, head=head)
 
 
@@ -126,6 +128,10 @@ def load_domains(config: Config) -> Domains:
 def build_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # One worker pool for all blocking work (file I/O, hashing, crypto),
+        # sized so a few large pulls cannot starve uploads.
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="sealedreg"))
         registry = open_registry(config, starting=True)
         app.state.registry = registry
         app.state.config = config
@@ -142,7 +148,8 @@ def build_app(config: Config) -> Starlette:
     app = Starlette(
         routes=ROUTES,
         exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error,
-                            StorageError: storage_error_handler, IntegrityError: integrity_error_handler},
+                            StorageError: storage_error_handler, IntegrityError: integrity_error_handler,
+                            Exception: unexpected_error_handler},
         lifespan=lifespan,
     )
     app.add_middleware(ApiVersionHeader)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -71,7 +70,8 @@ _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d{1,19
 
 
 def content_range(request: Request) -> tuple[int | None, int | None]:
-    """(start, length) from an upload chunk's Content-Range, or (None, None)."""
+    """(start, length) of an upload chunk: from Content-Range when given (a
+    malformed one is 416), else (None, Content-Length or None)."""
     header = request.headers.get("content-range")
     if header is None:
         return None, content_length(request)
@@ -84,7 +84,7 @@ def content_range(request: Request) -> tuple[int | None, int | None]:
     length = end - start + 1
     declared = content_length(request)
     if declared is not None and declared != length:
-        raise RangeInvalid("Content-Range does not match Content-Length")
+        raise SizeInvalid("Content-Range does not match Content-Length")
     return start, length
 
 
@@ -110,10 +110,6 @@ async def read_limited(request: Request, limit: int) -> bytes:
             raise TooLarge(f"body larger than {limit} bytes")
         parts.append(chunk)
     return b"".join(parts)
-
-
-def body_stream(request: Request) -> AsyncIterator[bytes]:
-    return request.stream()
 
 
 def has_body(request: Request) -> bool:

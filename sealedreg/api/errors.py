@@ -20,7 +20,6 @@ log = logging.getLogger("sealedreg.api")
 
 STATUS: dict[type[e.RegistryError], int] = {
     e.BlobUnknown: 404,
-    e.BlobUploadInvalid: 400,
     e.BlobUploadUnknown: 404,
     e.DigestInvalid: 400,
     e.ManifestBlobUnknown: 400,
@@ -35,6 +34,7 @@ STATUS: dict[type[e.RegistryError], int] = {
     e.RangeNotSatisfiable: 416,
     e.StorageUnavailable: 503,
 }
+# UnknownDomain and any other code without an entry: 500.
 
 
 def error_body(code: str, message: str, detail: Any = None) -> bytes:
@@ -72,12 +72,6 @@ async def registry_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc.code, exc.message, status, exc.detail, headers, head=request.method == "HEAD")
 
 
-def method_not_allowed() -> Response:
-    return error_response("UNSUPPORTED", "the operation is unsupported", 405)
-
-
-def not_found() -> Response:
-    return error_response("NOT_FOUND", "no such endpoint", 404)
 
 
 async def storage_error_handler(request: Request, exc: Exception) -> Response:
@@ -98,3 +92,9 @@ async def integrity_error_handler(request: Request, exc: Exception) -> Response:
     log.error("%s %s: %s", request.method, request.url.path, exc)
     return error_response("UNKNOWN", "stored content failed verification; nothing was served", 500,
                           head=request.method == "HEAD")
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """Anything else: a JSON 500 that says nothing about the internals (they are logged)."""
+    log.exception("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
+    return error_response("UNKNOWN", "internal error", 500, head=request.method == "HEAD")

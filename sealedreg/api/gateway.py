@@ -4,8 +4,8 @@ Responses are verifiable by the client: `?format=raw` (or `Accept:
 application/vnd.ipld.raw`) is one block, `?format=car` (or `Accept:
 application/vnd.ipld.car`) a CARv1 of the DAG under the CID, depth first.
 Only blocks of DAGs the registry index still refers to are served; anything
-else is 404, so orphaned or deleted content never leaks. Paths below the CID
-and other formats are not offered (400 / 406).
+else is 404, so orphaned or deleted content never leaks. Other formats are
+406; paths below the CID are not routed (404).
 """
 
 from __future__ import annotations

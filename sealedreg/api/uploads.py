@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from sealedreg.api.common import (
     blob_location,
-    body_stream,
     content_range,
     digest_param,
     has_body,
@@ -23,6 +22,8 @@ from sealedreg.api.common import (
     upload_location,
     upload_range,
 )
+from sealedreg.api.errors import error_response
+from sealedreg.registry.errors import RangeInvalid, RegistryError
 from sealedreg.registry.refs import validate_name
 from sealedreg.registry.uploads import Session
 
@@ -53,19 +54,24 @@ async def start(request: Request) -> Response:
     reg = registry(request)
     params = request.query_params
     if "mount" in params:
-        digest = digest_param(params.get("mount"))
-        source = params.get("from")
-        if source:
-            mounted = await reg.mount_blob(repo, digest, validate_name(source))
+        # Anything that cannot be mounted — no `from`, a malformed `from` or
+        # digest, a blob not there — falls back to a fresh session (202), as
+        # the spec asks, and reveals nothing about other repositories.
+        try:
+            digest = digest_param(params.get("mount"))
+            source = validate_name(params.get("from") or "")
+        except RegistryError:
+            pass
+        else:
+            mounted = await reg.mount_blob(repo, digest, source)
             if mounted is not None:
                 return _created(repo, mounted.digest)
-        # Not mountable (or no `from`): fall back to a fresh upload session.
     elif "digest" in params:
         digest = digest_param(params.get("digest"))
         session = await reg.start_upload(repo)
         try:
             start_at, length = content_range(request)
-            record = await reg.commit_upload(repo, session.id, digest, body_stream(request), start_at, length)
+            record = await reg.commit_upload(repo, session.id, digest, request.stream(), start_at, length)
         except BaseException:
             await reg.uploads.remove(session.id)  # never shared: only this request knows its id
             raise
@@ -82,20 +88,34 @@ async def status(request: Request) -> Response:
 
 async def patch(request: Request) -> Response:
     repo = repo_name(request)
-    start_at, length = content_range(request)
-    session = await registry(request).upload_chunk(
-        repo, request.path_params["session"], body_stream(request), start_at, length)
+    try:
+        start_at, length = content_range(request)
+        session = await registry(request).upload_chunk(
+            repo, request.path_params["session"], request.stream(), start_at, length)
+    except RangeInvalid as exc:
+        return await _out_of_range(request, repo, exc)
     return Response(status_code=202, headers=_session_headers(request, repo, session))
 
 
 async def put(request: Request) -> Response:
     repo = repo_name(request)
     digest = digest_param(request.query_params.get("digest"))
-    start_at, length = content_range(request)
-    body = body_stream(request) if has_body(request) else None
-    record = await registry(request).commit_upload(
-        repo, request.path_params["session"], digest, body, start_at, length)
+    try:
+        start_at, length = content_range(request)
+        body = request.stream() if has_body(request) else None
+        record = await registry(request).commit_upload(
+            repo, request.path_params["session"], digest, body, start_at, length)
+    except RangeInvalid as exc:
+        return await _out_of_range(request, repo, exc)
     return _created(repo, record.digest)
+
+
+async def _out_of_range(request: Request, repo: str, exc: RangeInvalid) -> Response:
+    """416 for a chunk out of order, with where the session really is, so the
+    client can resume (the session itself is unchanged)."""
+    session = await registry(request).upload_status(repo, request.path_params["session"])
+    headers = {k: v for k, v in _session_headers(request, repo, session).items() if k != "Content-Length"}
+    return error_response(exc.code, exc.message, 416, exc.detail, headers)
 
 
 async def cancel(request: Request) -> Response:

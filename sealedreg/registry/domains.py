@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from sealedreg.registry.errors import RegistryError
+
 GLOBAL = "global"
 
 
@@ -28,8 +30,11 @@ class Domain:
         return f"Domain({self.name!r})"
 
 
-class UnknownDomain(LookupError):
-    """Content is recorded in a domain whose secret is not configured."""
+class UnknownDomain(RegistryError):
+    """Content is recorded in a domain whose secret is not configured (500 on the API)."""
+
+    code = "UNKNOWN"
+    default_message = "content is in a dedupe domain whose secret is not configured"
 
 
 def namespace_of(repo: str) -> str:
@@ -49,5 +54,5 @@ class Domains:
             return self._global
         domain = self._org.get(name.removeprefix("org:"))
         if domain is None or domain.name != name:
-            raise UnknownDomain(f"no secret configured for domain {name!r}")
+            raise UnknownDomain(detail={"domain": name})
         return domain

@@ -27,11 +27,6 @@ class BlobUnknown(RegistryError):
     default_message = "blob unknown to registry"
 
 
-class BlobUploadInvalid(RegistryError):
-    code = "BLOB_UPLOAD_INVALID"
-    default_message = "blob upload invalid"
-
-
 class BlobUploadUnknown(RegistryError):
     code = "BLOB_UPLOAD_UNKNOWN"
     default_message = "blob upload unknown to registry"
@@ -92,9 +87,10 @@ class RangeInvalid(RegistryError):
 
 
 class RangeNotSatisfiable(RegistryError):
-    """A blob read range beyond the blob (416 on the API)."""
+    """A blob read range beyond the blob (416 on the API). The spec has no code
+    for it; UNSUPPORTED is its "invalid set of parameters"."""
 
-    code = "BLOB_UNKNOWN"
+    code = "UNSUPPORTED"
     default_message = "requested range not satisfiable"
 
     def __init__(self, size: int) -> None:

@@ -76,6 +76,7 @@ class Registry:
         record = await self.index.repo_blob(repo, str(digest))
         if record is None:
             raise BlobUnknown(detail={"digest": str(digest)})
+        self.domains.get(record.domain)  # a missing secret fails here, before any header is sent
         return record
 
     def read_blob(self, record: BlobRecord, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:

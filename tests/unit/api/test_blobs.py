@@ -94,3 +94,24 @@ def test_tampered_block_is_never_served(client, tmp_path):
     last.write_bytes(bytes(raw))
     with pytest.raises(Exception):
         client.get(f"/v2/a/blobs/{d}")
+
+
+def test_missing_domain_secret_is_a_json_error(tmp_path):
+    """Content in an org domain whose secret left the config: clean JSON 500s, no bytes."""
+    from starlette.testclient import TestClient
+
+    from sealedreg.api.app import build_app
+    from sealedreg.config import Config, NamespaceConfig
+    from sealedreg.crypto.secrets import create_secret
+
+    secret = tmp_path / "org.secret"
+    create_secret(secret)
+    with_secret = Config(data=tmp_path / "data", durable=False,
+                         namespaces={"org.example": NamespaceConfig(org_secret=secret)})
+    with TestClient(build_app(with_secret)) as c:
+        d = push_blob(c, "org.example/app", b"private layer")
+    with TestClient(build_app(Config(data=tmp_path / "data", durable=False))) as c:
+        for method in ("GET", "HEAD"):
+            r = c.request(method, f"/v2/org.example/app/blobs/{d}")
+            assert r.status_code == 500 and b"private layer" not in r.content
+        assert c.get(f"/v2/org.example/app/blobs/{d}").json()["errors"][0]["code"] == "UNKNOWN"

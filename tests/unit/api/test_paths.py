@@ -34,4 +34,4 @@ def test_upload_session_ids_are_validated(client):
     for sid in ["..%2f..%2findex.sqlite", "x" * 32, "0" * 31, "0" * 33, "%2Fetc%2Fpasswd", "..", "%00"]:
         r = client.get(f"/v2/a/blobs/uploads/{sid}")
         assert r.status_code == 404
-        assert r.json()["errors"][0]["code"] in ("BLOB_UPLOAD_UNKNOWN", "NOT_FOUND")
+        assert r.json()["errors"][0]["code"] in ("BLOB_UPLOAD_UNKNOWN", "UNSUPPORTED")
