@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class NamespaceConfig:
 
 
 _NAMESPACE_KEYS = {f.name for f in dataclasses.fields(NamespaceConfig)}
+_NAMESPACE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
 
 
 def _namespaces(raw: Any, base: Path) -> dict[str, NamespaceConfig]:
@@ -59,6 +61,8 @@ def _namespaces(raw: Any, base: Path) -> dict[str, NamespaceConfig]:
         raise ConfigError("namespaces: expected a table of namespaces")
     out = {}
     for ns, table in raw.items():
+        if not _NAMESPACE.match(ns):
+            raise ConfigError(f"namespaces: {ns!r} is not a namespace (one repository-name component)")
         if not isinstance(table, dict):
             raise ConfigError(f"namespaces.{ns}: expected a table")
         unknown = set(table) - _NAMESPACE_KEYS
@@ -139,4 +143,12 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
             raise ConfigError(f"ipfs_api: expected an http(s) URL of Kubo's RPC API, got {config.ipfs_api!r}")
     if config.ipfs_timeout <= 0:
         raise ConfigError("ipfs_timeout: must be positive")
+    if config.max_blob_size < 0:
+        raise ConfigError("max_blob_size: must be 0 (no limit) or a positive number of bytes")
+    if config.upload_ttl < 60:
+        raise ConfigError("upload_ttl: must be at least 60 seconds")
+    if config.chunk_min_length < 0:
+        raise ConfigError("chunk_min_length: must not be negative")
+    if config.graceful_timeout < 0:
+        raise ConfigError("graceful_timeout: must not be negative")
     return config
