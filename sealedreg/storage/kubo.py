@@ -13,6 +13,7 @@ the embedded backend's whatever the node's own config says.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import secrets
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from sealedreg.storage.base import (
 )
 from sealedreg.storage.car import CarError, read_car_async
 from sealedreg.storage.cid import CID, DAG_PB, RAW, CIDError
-from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS, DagError, decode_file_node, leaf_spans
+from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS, DagError, LeafSpan, decode_file_node, leaf_spans
 
 ADD_PARAMS = {
     "cid-version": "1",
@@ -44,6 +45,9 @@ ADD_PARAMS = {
     "quieter": "true",
 }
 
+
+READ_AHEAD = 4
+"""Leaves requested from Kubo ahead of the one being sent (≤ 4 MiB in flight)."""
 
 MFS_ROOT = "/sealedreg"
 """Where the namespace trees live in Kubo's MFS: /sealedreg/<namespace>."""
@@ -112,14 +116,15 @@ class KuboClient:
         except ValueError:
             raise KuboError(command, "answer is not JSON") from None
 
-    async def _stream(self, command: str, params: Any) -> AsyncIterator[bytes]:
-        """Stream a response body; a stream cut short raises (never a short answer)."""
+    async def _stream(self, command: str, params: Any, piece: int | None = None) -> AsyncIterator[bytes]:
+        """Stream a response body (in pieces of `piece` bytes when given, the
+        last excepted); the caller checks it got every byte it asked for."""
         try:
             async with self._http.stream("POST", command, params=params) as r:
                 if r.status_code != 200:
                     raise _error(command, r.status_code, await r.aread())
-                async for piece in r.aiter_bytes():
-                    yield piece
+                async for chunk in r.aiter_bytes(piece):
+                    yield chunk
                 # Kubo reports a failure after the headers only in an HTTP trailer,
                 # which httpx does not expose: callers check the length they got.
         except (httpx.TransportError, httpx.TimeoutException) as exc:
@@ -156,11 +161,12 @@ class KuboClient:
             raise KuboError("add", f"no CID in the answer: {r.text[:200]!r}")
         return roots[-1]["Hash"], total
 
-    def cat(self, cid: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+    def cat(self, cid: str, offset: int = 0, length: int | None = None,
+            piece: int | None = None) -> AsyncIterator[bytes]:
         params = {"arg": cid, "offset": str(offset)}
         if length is not None:
             params["length"] = str(length)
-        return self._stream("cat", params)
+        return self._stream("cat", params, piece)
 
     # -- blocks and DAGs ------------------------------------------------------
     async def block_get(self, cid: str) -> bytes:
@@ -363,32 +369,57 @@ class KuboStore:
 
     async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None,
                    verify_leaves: bool = True) -> AsyncIterator[bytes]:
-        """Whole reads stream `cat` (the caller checks the digest end to end);
-        ranged reads fetch the covering leaves as blocks and check each CID."""
-        if length is None:
-            length = await self.size(content_id) - offset
+        """A whole read streams `cat` in leaf-sized pieces (the caller checks
+        the content end to end against its digest); a ranged read walks the
+        DAG and fetches the covering leaves as blocks, each checked against
+        its CID, READ_AHEAD at a time."""
         if not verify_leaves:
+            if length is None:
+                length = await self.size(content_id) - offset
             got = 0
-            async for piece in self.kubo.cat(content_id, offset, length):
+            async for piece in self.kubo.cat(content_id, offset, length, piece=CHUNK_SIZE):
                 got += len(piece)
                 yield piece
             if got != length:
                 raise ContentMissing(f"{content_id}: kubo returned {got} of {length} bytes")
             return
+        root = _parse(content_id)
         cache: dict[CID, bytes] = {}
 
-        async def inner(cid: CID) -> bytes:
+        async def node(cid: CID) -> bytes:
             if cid not in cache:
                 cache[cid] = await self.get_block(str(cid))
             return cache[cid]
 
-        # Inner nodes are few (one per 1024 leaves): fetch them first, then walk.
-        root = _parse(content_id)
-        await _prefetch_inner(inner, root)
-        spans = leaf_spans(lambda c: cache[c], root, offset, length)
-        for span in spans:
-            block = span.inline if span.inline is not None else (await self.get_block(str(span.cid)))[span.start:span.end]
-            yield block
+        await _prefetch_inner(node, root)
+        if length is None:
+            length = await self.size(content_id) - offset
+        try:
+            spans = leaf_spans(lambda c: cache[c], root, offset, length)
+        except DagError as exc:
+            raise ContentCorrupt(f"{content_id}: {exc}") from None
+        if sum(s.end - s.start for s in spans) != length:
+            raise ContentMissing(f"{content_id}: the DAG does not hold {length} bytes at {offset}")
+
+        async def leaf(span: LeafSpan) -> bytes:
+            if span.inline is not None:
+                return span.inline
+            block = cache[span.cid] if span.cid in cache else await self.get_block(str(span.cid))
+            return block if (span.start, span.end) == (0, len(block)) else block[span.start:span.end]
+
+        ahead: collections.deque[asyncio.Task] = collections.deque()
+        queued = 0
+        try:
+            for _ in spans:
+                while queued < len(spans) and len(ahead) < READ_AHEAD:
+                    ahead.append(asyncio.ensure_future(leaf(spans[queued])))
+                    queued += 1
+                yield await ahead.popleft()
+        finally:
+            for task in ahead:
+                task.cancel()
+            if ahead:
+                await asyncio.gather(*ahead, return_exceptions=True)
 
     async def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
         try:
