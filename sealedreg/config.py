@@ -27,6 +27,7 @@ class Config:
     store: str = ""  # "embedded" or "kubo"; empty: kubo when ipfs_api is set, else embedded
     ipfs_api: str = ""  # Kubo RPC API URL, e.g. http://127.0.0.1:5001
     ipfs_timeout: float = 30.0  # seconds Kubo may stay silent before a request fails (503)
+    ipfs_gateway: str = ""  # Kubo HTTP gateway for bulk reads; empty: found from Kubo config; "off": never
     upload_ttl: float = 24 * 3600.0
     max_blob_size: int = 0  # 0: no limit
     chunk_min_length: int = 0  # advertised as OCI-Chunk-Min-Length when > 0

@@ -116,7 +116,8 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
 def open_store(config: Config, datadir: DataDir) -> BlobStore:
     """The backend the config names: the embedded block directory, or a Kubo node."""
     if config.store == "kubo":
-        return KuboStore(KuboClient(config.ipfs_api, KuboTimeouts(read=config.ipfs_timeout)))
+        gateway = {"": None, "off": ""}.get(config.ipfs_gateway, config.ipfs_gateway)
+        return KuboStore(KuboClient(config.ipfs_api, KuboTimeouts(read=config.ipfs_timeout), gateway))
     return EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
 
 

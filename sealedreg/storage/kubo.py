@@ -76,9 +76,12 @@ class KuboTimeouts:
 
 
 class KuboClient:
-    def __init__(self, api_url: str, timeouts: KuboTimeouts | None = None) -> None:
+    def __init__(self, api_url: str, timeouts: KuboTimeouts | None = None, gateway_url: str | None = None) -> None:
+        """`gateway_url`: Kubo's HTTP gateway for bulk reads; None finds it from
+        the node's config, "" never uses one (reads go through `cat`)."""
         self.api_url = api_url.rstrip("/")
         self.timeouts = timeouts or KuboTimeouts()
+        self._gateway: str | None = gateway_url.rstrip("/") if gateway_url else gateway_url
         t = self.timeouts
         self._http = httpx.AsyncClient(
             base_url=f"{self.api_url}/api/v0/",
@@ -167,6 +170,52 @@ class KuboClient:
         if length is not None:
             params["length"] = str(length)
         return self._stream("cat", params, piece)
+
+    async def gateway(self) -> str:
+        """The node's HTTP gateway URL ("" when it has none we can reach)."""
+        if self._gateway is None:
+            self._gateway = await self._discover_gateway()
+        return self._gateway
+
+    async def _discover_gateway(self) -> str:
+        try:
+            value = (await self._json("config", {"arg": "Addresses.Gateway"})).get("Value")
+        except KuboError as exc:
+            if isinstance(exc, KuboUnavailable):
+                raise
+            return ""
+        api_host = httpx.URL(self.api_url).host
+        for addr in value if isinstance(value, list) else [value]:
+            parts = str(addr).split("/")
+            if len(parts) >= 5 and parts[1] in ("ip4", "ip6") and parts[3] == "tcp":
+                host = parts[2]
+                if host in ("0.0.0.0", "::"):
+                    host = api_host
+                elif host != api_host and host.startswith(("127.", "::1")):
+                    continue  # the node's loopback is not ours
+                return f"http://[{host}]:{parts[4]}" if ":" in host else f"http://{host}:{parts[4]}"
+        return ""
+
+    async def read_file(self, cid: str, offset: int, length: int, piece: int) -> AsyncIterator[bytes]:
+        """File bytes [offset, offset+length) of a UnixFS DAG, as fast as the node
+        can give them: through its gateway (a plain, sized HTTP body) when it
+        has one, else through `cat`."""
+        gateway = await self.gateway()
+        if not gateway:
+            async for chunk in self.cat(cid, offset, length, piece=piece):
+                yield chunk
+            return
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if length else {}
+        try:
+            async with self._http.stream("GET", f"{gateway}/ipfs/{cid}", headers=headers) as r:
+                if r.status_code not in (200, 206):
+                    raise _error("gateway", r.status_code, await r.aread())
+                if r.status_code == 200 and offset:
+                    raise KuboError("gateway", "the gateway ignored the byte range")
+                async for chunk in r.aiter_bytes(piece):
+                    yield chunk
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            raise KuboUnavailable("gateway", f"{type(exc).__name__}: {exc or 'no answer'}") from None
 
     # -- blocks and DAGs ------------------------------------------------------
     async def block_get(self, cid: str) -> bytes:
@@ -369,7 +418,7 @@ class KuboStore:
 
     async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None,
                    verify_leaves: bool = True) -> AsyncIterator[bytes]:
-        """A whole read streams `cat` in leaf-sized pieces (the caller checks
+        """A whole read streams the file (gateway or `cat`) in leaf-sized pieces (the caller checks
         the content end to end against its digest); a ranged read walks the
         DAG and fetches the covering leaves as blocks, each checked against
         its CID, READ_AHEAD at a time."""
@@ -377,7 +426,7 @@ class KuboStore:
             if length is None:
                 length = await self.size(content_id) - offset
             got = 0
-            async for piece in self.kubo.cat(content_id, offset, length, piece=CHUNK_SIZE):
+            async for piece in self.kubo.read_file(content_id, offset, length, CHUNK_SIZE):
                 got += len(piece)
                 yield piece
             if got != length:
