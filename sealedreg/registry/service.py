@@ -26,7 +26,6 @@ from sealedreg.registry.errors import (
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
-    RangeNotSatisfiable,
     TooLarge,
     Unsupported,
 )

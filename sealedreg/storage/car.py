@@ -131,6 +131,18 @@ def _read_varint(f: BinaryIO) -> int | None:
             raise CarError("varint too long")
 
 
+def _section(section: bytes) -> tuple[CID, bytes]:
+    """The (CID, block) of one CAR section, the block checked against the CID."""
+    try:
+        cid, pos = CID.read(section, 0)
+    except CIDError as exc:
+        raise CarError(f"CAR section: {exc}") from None
+    block = section[pos:]
+    if not cid.verify(block):
+        raise CarError(f"block {cid} does not match its CID")
+    return cid, block
+
+
 def read_car(f: BinaryIO) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
     """(roots, verified blocks) of a CARv1; blocks are checked as they are read."""
     n = _read_varint(f)
@@ -151,14 +163,7 @@ def read_car(f: BinaryIO) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
             section = f.read(size)
             if len(section) != size:
                 raise CarError("truncated CAR section")
-            try:
-                cid, pos = CID.read(section, 0)
-            except CIDError as exc:
-                raise CarError(f"CAR section: {exc}") from None
-            block = section[pos:]
-            if not cid.verify(block):
-                raise CarError(f"block {cid} does not match its CID")
-            yield cid, block
+            yield _section(section)
 
     return roots, blocks()
 
@@ -210,11 +215,4 @@ async def read_car_async(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[CI
             raise CarError("truncated CAR section")
         section = bytes(buf[:size])
         del buf[:size]
-        try:
-            cid, pos = CID.read(section, 0)
-        except CIDError as exc:
-            raise CarError(f"CAR section: {exc}") from None
-        block = section[pos:]
-        if not cid.verify(block):
-            raise CarError(f"block {cid} does not match its CID")
-        yield cid, block
+        yield _section(section)

@@ -16,8 +16,8 @@ from anyio import to_thread
 
 from sealedreg.storage.base import ContentCorrupt, ContentId, ContentMissing, StoredContent
 from sealedreg.storage.blockstore import BlockCorrupt, BlockMissing, BlockStore
-from sealedreg.storage.cid import CID, CIDError, RAW
-from sealedreg.storage.unixfs import DagError, FileDagBuilder, decode_file_node, leaf_spans, walk_blocks
+from sealedreg.storage.cid import CID, CIDError
+from sealedreg.storage.unixfs import DagError, FileDagBuilder, file_size, leaf_spans, walk_blocks
 
 
 def _cid(text: ContentId) -> CID:
@@ -83,10 +83,8 @@ class EmbeddedStore:
     async def size(self, content_id: ContentId) -> int:
         cid = _cid(content_id)
         block = await to_thread.run_sync(self._get, cid)
-        if cid.codec == RAW:
-            return len(block)
         try:
-            return decode_file_node(block).filesize
+            return file_size(block, cid)
         except DagError as exc:
             raise ContentCorrupt(f"{content_id}: {exc}") from None
 

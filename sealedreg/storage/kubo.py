@@ -31,7 +31,7 @@ from sealedreg.storage.base import (
 )
 from sealedreg.storage.car import CarError, read_car_async
 from sealedreg.storage.cid import CID, DAG_PB, RAW, CIDError
-from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS, DagError, LeafSpan, decode_file_node, leaf_spans
+from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS, DagError, LeafSpan, decode_file_node, file_size, leaf_spans
 
 ADD_PARAMS = {
     "cid-version": "1",
@@ -409,10 +409,8 @@ class KuboStore:
     async def size(self, content_id: ContentId) -> int:
         cid = _parse(content_id)
         block = await self.get_block(content_id)
-        if cid.codec == RAW:
-            return len(block)
         try:
-            return decode_file_node(block).filesize
+            return file_size(block, cid)
         except DagError as exc:
             raise ContentCorrupt(f"{content_id}: {exc}") from None
 

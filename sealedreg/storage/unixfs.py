@@ -300,6 +300,13 @@ def encode_directory(links: list[Link]) -> bytes:
     return bytes(out)
 
 
+def file_size(block: bytes, cid: CID) -> int:
+    """Bytes of file content under the DAG whose root block is `block`."""
+    if cid.codec == RAW:
+        return len(block)
+    return decode_file_node(block).filesize
+
+
 def dag_tsize(block: bytes, cid: CID) -> int:
     """Cumulative size of the DAG whose root block is `block` (as links record it)."""
     if cid.codec == RAW:
