@@ -1,0 +1,106 @@
+"""sealedreg-seal/v1: the vector opens; every forgery, tamper and rollback is refused."""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from nacl.signing import SigningKey
+
+from sealedreg.crypto.envelope import EnvelopeError, canonical, open_envelope, seal, verify
+from sealedreg.crypto.keys import OrgKeys, PublicKeys, kid, parse_tagged
+from nacl.public import PrivateKey
+
+V = json.loads((Path(__file__).parents[2] / "vectors" / "seal-v1.json").read_text())
+
+
+def keys(doc) -> OrgKeys:
+    return OrgKeys(doc["name"], SigningKey(parse_tagged(doc["sig"], "ed25519")),
+                   PrivateKey(parse_tagged(doc["box"], "x25519")))
+
+
+PUB, REC = keys(V["publisher_key"]), keys(V["recipient_key"])
+ENV = V["envelope"].encode()
+
+
+def test_vector_opens_for_every_recipient():
+    for who in (PUB, REC):
+        opened = open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=who, namespace="example.com")
+        assert opened.payload == V["payload"] and opened.seq == V["seq"]
+        assert set(opened.recipients) == {PUB.public.kid, REC.public.kid}
+
+
+def test_header_is_bound_and_recipients_named_by_kid_only():
+    doc = json.loads(ENV)
+    assert doc["header"]["v"] == "sealedreg-seal/v1"
+    assert all(set(r) == {"kid", "key"} and len(r["kid"]) == 16 for r in doc["header"]["recipients"])
+    text = ENV.decode()
+    assert "example.com/secret" not in text and "sha256:" not in text  # nothing private in clear
+
+
+def test_non_recipient_cannot_open():
+    with pytest.raises(EnvelopeError, match="not a recipient"):
+        open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=OrgKeys.generate("stranger"))
+
+
+def _mutate(fn) -> bytes:
+    doc = json.loads(ENV)
+    fn(doc)
+    return canonical(doc)
+
+
+def _flip_b64(text: str, at: int = 5) -> str:
+    raw = bytearray(base64.b64decode(text))
+    raw[at % len(raw)] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(body=_flip_b64(d["body"])),                       # changed body
+    lambda d: d.update(nonce=_flip_b64(d["nonce"])),                     # changed nonce
+    lambda d: d["header"].update(seq=d["header"]["seq"] + 1),            # changed header
+    lambda d: d["header"].update(ns="evil.example"),                     # moved namespace
+    lambda d: d["header"]["recipients"].reverse() or d["header"]["recipients"][0].update(
+        key=d["header"]["recipients"][1]["key"]),                       # recipient stanza swapped
+    lambda d: d.update(sig=_flip_b64(d["sig"])),                         # broken signature
+    lambda d: d["header"].update(v="sealedreg-seal/v0"),                 # wrong version
+])
+def test_tampering_is_refused(change):
+    with pytest.raises(EnvelopeError):
+        open_envelope(_mutate(change), publisher=PUB.sig.verify_key, recipient=REC)
+
+
+def test_resigned_by_another_key_is_refused():
+    mallory = OrgKeys.generate("mallory")
+    forged = seal(V["payload"], namespace="example.com", envelope_id="0" * 64, seq=99, publisher=mallory,
+                  recipients=[REC.box.public_key])
+    with pytest.raises(EnvelopeError, match="expected publisher"):
+        open_envelope(forged, publisher=PUB.sig.verify_key, recipient=REC)
+    # even with the honest publisher's key put back in the header, the signature fails
+    doc = json.loads(forged)
+    doc["header"]["publisher"] = "ed25519:" + base64.b64encode(bytes(PUB.sig.verify_key)).decode()
+    with pytest.raises(EnvelopeError, match="bad signature"):
+        open_envelope(canonical(doc), publisher=PUB.sig.verify_key, recipient=REC)
+
+
+def test_rollback_is_refused():
+    open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, min_seq=7)
+    with pytest.raises(EnvelopeError, match="rollback"):
+        open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, min_seq=8)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{}", b"[]", b"not json", b'{"header":{},"nonce":"","body":"","sig":""}',
+                                 b"x" * (17 << 20)])
+def test_garbage_is_refused(raw):
+    with pytest.raises(EnvelopeError):
+        verify(raw, PUB.sig.verify_key)
+
+
+def test_kid_and_txt_record():
+    assert kid(bytes(REC.box.public_key)) == REC.public.kid
+    txt = REC.public.txt_record()
+    assert txt.startswith("v=sealedreg1; sig=ed25519:") and "box=x25519:" in txt
+    from sealedreg.crypto.keys import public_from_txt
+
+    back = public_from_txt("partner.org", ["unrelated", txt])
+    assert bytes(back.box) == bytes(REC.box.public_key) and bytes(back.sig) == bytes(REC.sig.verify_key)
