@@ -51,6 +51,9 @@ class NamespaceConfig:
     """Per-namespace settings (`[namespaces."example.com"]` in TOML)."""
 
     org_secret: Path | None = None  # 32-byte secret file (0600): this namespace's dedupe domain
+    keys: Path | None = None  # the org's key file (sealedreg keygen): signs the tree, opens envelopes
+    private: list[str] = field(default_factory=list)  # globs of private repositories ("app/*", "*")
+    layers: str = "org"  # private layers: "org" domain always, or "auto" (global when a public repo has them)
 
 
 _NAMESPACE_KEYS = {f.name for f in dataclasses.fields(NamespaceConfig)}
@@ -69,8 +72,21 @@ def _namespaces(raw: Any, base: Path) -> dict[str, NamespaceConfig]:
         unknown = set(table) - _NAMESPACE_KEYS
         if unknown:
             raise ConfigError(f"namespaces.{ns}: unknown option {sorted(unknown)[0]!r}")
-        secret = table.get("org_secret")
-        out[ns] = NamespaceConfig(org_secret=(base / Path(secret).expanduser()) if secret else None)
+        secret, keys = table.get("org_secret"), table.get("keys")
+        private = table.get("private", [])
+        if isinstance(private, str):
+            private = [private]
+        if not isinstance(private, list) or not all(isinstance(p, str) and p for p in private):
+            raise ConfigError(f"namespaces.{ns}.private: expected a list of repository globs")
+        layers = table.get("layers", "org")
+        if layers not in ("org", "auto"):
+            raise ConfigError(f"namespaces.{ns}.layers: expected \"org\" or \"auto\"")
+        nsc = NamespaceConfig(org_secret=(base / Path(secret).expanduser()) if secret else None,
+                              keys=(base / Path(keys).expanduser()) if keys else None,
+                              private=private, layers=layers)
+        if nsc.private and not (nsc.org_secret and nsc.keys):
+            raise ConfigError(f"namespaces.{ns}: private repositories need both org_secret and keys")
+        out[ns] = nsc
     return out
 
 

@@ -24,7 +24,9 @@ from sealedreg.api.errors import (
     unexpected_error_handler,
 )
 from sealedreg.config import Config, ConfigError
+from sealedreg.crypto.keys import load_keys
 from sealedreg.crypto.secrets import load_secret
+from sealedreg.registry.policy import NamespacePolicy, Policy
 from sealedreg.registry.domains import Domains
 from sealedreg.datadir import DataDir
 from sealedreg.registry.errors import RegistryError
@@ -110,7 +112,13 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
     index = Index(datadir.index, readonly=readonly)
     max_size = config.max_blob_size or None
     return Registry(index, Uploads(datadir, ttl=config.upload_ttl, max_blob_size=max_size), store,
-                    load_domains(config))
+                    load_domains(config), load_policy(config))
+
+
+def load_policy(config: Config) -> Policy:
+    """Private repositories and the org keys that seal them (KeyError_/SecretFileError if unusable)."""
+    return Policy({ns: NamespacePolicy(ns, tuple(nsc.private), nsc.layers, load_keys(nsc.keys) if nsc.keys else None)
+                   for ns, nsc in config.namespaces.items()})
 
 
 def open_store(config: Config, datadir: DataDir) -> BlobStore:

@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS namespaces (
     root TEXT NOT NULL,          -- the tree as published
     content_root TEXT NOT NULL   -- the tree without its descriptor: what seq counts changes of
 );
+CREATE TABLE IF NOT EXISTS grants (
+    repo TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    box TEXT NOT NULL,
+    PRIMARY KEY (repo, kid)
+);
 CREATE TABLE IF NOT EXISTS tags (
     repo TEXT NOT NULL,
     tag TEXT NOT NULL,
@@ -257,18 +263,20 @@ class Index:
         return [_manifest_record(r) for r in rows]
 
     # -- namespaces ---------------------------------------------------------
-    async def namespace_content(self, namespace: str) -> tuple[list[BlobRecord], list[tuple[str, BlobRecord]],
+    async def namespace_content(self, namespace: str) -> tuple[list[tuple[str, BlobRecord]],
+                                                                 list[tuple[str, BlobRecord]],
                                                                  list[tuple[str, str, str]]]:
-        """Everything the namespace's repositories hold: (blobs, (repo, manifest), (repo, tag, digest))."""
+        """Everything the namespace's repositories hold:
+        ((repo, blob), (repo, manifest content), (repo, tag, digest))."""
         prefix = namespace + "/"
 
         def gather(db: sqlite3.Connection):
             in_ns = "(repo = ? OR substr(repo, 1, ?) = ?)"
             args = (namespace, len(prefix), prefix)
             blobs = db.execute(
-                "SELECT DISTINCT b.digest, b.size, b.content_id, b.domain FROM repo_blobs r JOIN blobs b "
+                "SELECT r.repo, b.digest, b.size, b.content_id, b.domain FROM repo_blobs r JOIN blobs b "
                 f"ON b.digest = r.digest AND b.domain = r.domain WHERE {in_ns.replace('repo', 'r.repo')} "
-                "ORDER BY b.digest", args).fetchall()
+                "ORDER BY r.repo, b.digest", args).fetchall()
             manifests = db.execute(
                 "SELECT m.repo, m.digest, m.size, b.content_id, m.domain FROM manifests m JOIN blobs b "
                 f"ON b.digest = m.digest AND b.domain = m.domain WHERE {in_ns.replace('repo', 'm.repo')} "
@@ -277,9 +285,28 @@ class Index:
             return blobs, manifests, tags
 
         blobs, manifests, tags = await self._run(gather)
-        return ([BlobRecord(*row) for row in blobs],
+        return ([(row[0], BlobRecord(*row[1:])) for row in blobs],
                 [(repo, BlobRecord(digest, size, cid, domain)) for repo, digest, size, cid, domain in manifests],
                 [tuple(row) for row in tags])
+
+    async def repos_with_blob(self, digest: str, domain: str) -> list[str]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT repo FROM repo_blobs WHERE digest = ? AND domain = ?", (digest, domain)).fetchall())
+        return [r[0] for r in rows]
+
+    async def grants(self, repo: str) -> dict[str, str]:
+        """Recipients granted `repo` besides its organisation: kid → x25519 key text."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT kid, box FROM grants WHERE repo = ? ORDER BY kid", (repo,)).fetchall())
+        return dict(rows)
+
+    async def grant(self, repo: str, kid: str, box: str) -> None:
+        await self._tx(lambda db: db.execute(
+            "INSERT OR REPLACE INTO grants (repo, kid, box) VALUES (?, ?, ?)", (repo, kid, box)))
+
+    async def revoke(self, repo: str, kid: str) -> bool:
+        cur = await self._run(lambda db: db.execute("DELETE FROM grants WHERE repo = ? AND kid = ?", (repo, kid)))
+        return cur.rowcount > 0
 
     async def namespace_state(self, namespace: str) -> tuple[int, str, str] | None:
         """(seq, root, content root) of the namespace's last built tree."""

@@ -33,10 +33,9 @@ from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.refs import parse_reference, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
 from sealedreg.registry.domains import GLOBAL, namespace_of
-from sealedreg.storage import tree
+from sealedreg.registry.namespace import build_namespace_tree
+from sealedreg.registry.policy import Policy
 from sealedreg.storage.base import BlobStore, StorageError, StorageUnavailable
-from sealedreg.storage.cid import CID
-from sealedreg.storage.unixfs import dag_tsize
 
 
 class IntegrityError(Exception):
@@ -57,11 +56,13 @@ class PutManifestResult:
 
 
 class Registry:
-    def __init__(self, index: Index, uploads: Uploads, store: BlobStore, domains: Domains | None = None) -> None:
+    def __init__(self, index: Index, uploads: Uploads, store: BlobStore, domains: Domains | None = None,
+                 policy: Policy | None = None) -> None:
         self.index = index
         self.uploads = uploads
         self.store = store
         self.domains = domains or Domains()
+        self.policy = policy or Policy()
 
     async def close(self) -> None:
         await self.store.close()
@@ -175,6 +176,8 @@ class Registry:
             path, size = await self.uploads.finalize(session, digest)
             domain = self.domains.for_repo(repo)
             record = await self.index.blob(str(digest), domain.name)
+            if record is None and self.policy.auto_layers(repo):
+                record = await self._public_global_copy(str(digest))
             if record is not None and not await self.store.exists(record.content_id):
                 record = None  # the index remembers it but the store lost it: store it again
             if record is None:  # new in this domain: encrypt (only now: it is verified) and store
@@ -186,6 +189,15 @@ class Registry:
                 await self.index.link_blob(repo, record)
             await self.uploads.remove(session.id)
             return record
+
+    async def _public_global_copy(self, digest: str) -> BlobRecord | None:
+        """The global-domain copy of `digest`, if a public repository holds it
+        (policy `layers = "auto"`: a private image's public base layers dedupe)."""
+        record = await self.index.blob(digest, GLOBAL)
+        if record is None:
+            return None
+        repos = await self.index.repos_with_blob(digest, GLOBAL)
+        return record if any(not self.policy.is_private(r) for r in repos) else None
 
     async def cancel_upload(self, repo: str, session_id: str) -> None:
         await self.uploads.cancel(session_id, repo)
@@ -292,38 +304,8 @@ class Registry:
     # -- the namespace tree -------------------------------------------------
     async def build_tree(self, namespace: str) -> dict:
         """Build the namespace's tree (DESIGN §5) from the index, store it, and
-        return its root CID with the descriptor's sequence number (which rises
-        whenever the root changes)."""
-        blobs, manifests, tags = await self.index.namespace_content(namespace)
-        blocks: list[tuple[CID, bytes]] = []
-
-        def sink(cid: CID, block: bytes) -> None:
-            blocks.append((cid, block))
-
-        entries: list[tree.Entry] = []
-        for blob in blobs:
-            root_block = await self.store.get_block(blob.content_id)
-            cid = CID.parse(blob.content_id)
-            path = tree.blob_path(blob.digest) if blob.domain == GLOBAL else tree.sealed_blob_path(blob.content_id)
-            entries.append(tree.Entry(path, cid, dag_tsize(root_block, cid)))
-        for repo, content in manifests:
-            body = b"".join([piece async for piece in self.read_blob(content)])
-            entries.append(tree.file_entry(tree.manifest_path(repo, content.digest), body, sink))
-        for repo, tag, digest in tags:
-            entries.append(tree.file_entry(tree.tag_path(repo, tag), digest.encode(), sink))
-        state = await self.index.namespace_state(namespace)
-        seq = state[0] if state else 0
-        # The root without the descriptor decides whether anything changed.
-        content_root = tree.build_tree(entries or [], lambda c, b: None).cid
-        if state is None or str(content_root) != state[2]:
-            seq += 1
-        entries.append(tree.file_entry(tree.DESCRIPTOR, tree.descriptor(namespace, seq), sink))
-        root = tree.build_tree(entries, sink)
-        for cid, block in blocks:
-            await self.store.put_block(str(cid), block)
-        await self.store.publish_tree(namespace, str(root.cid))
-        await self.index.set_namespace_state(namespace, seq, str(root.cid), str(content_root))
-        return {"namespace": namespace, "root": str(root.cid), "seq": seq, "entries": root.entries}
+        return its root CID and sequence number (which rises on every change)."""
+        return await build_namespace_tree(self, namespace)
 
     async def tree_state(self, namespace: str) -> dict | None:
         state = await self.index.namespace_state(namespace)

@@ -1,10 +1,11 @@
 """The namespace tree (DESIGN §5): the one module that knows its paths.
 
 ```
-/sealedreg.json                 {"v":1,"ns":…,"seq":N}   (signed once keys exist)
+/sealedreg.json                 {"v":1,"ns":…,"seq":N[,"pub":{…},"sig":…]}  signed when the org has keys
 /blobs/<alg>/<hh>/<hex>         global-domain ciphertext, named by plaintext digest,
                                 sharded by the first two hex digits
-/sealed/blobs/<cid>             org-domain ciphertext (no digest in the name)
+/sealed/<id>.json               a private repository's sealed envelope (sealedreg-seal/v1)
+/sealed/blobs/<cid>             org-domain or private-only ciphertext (no digest in the name)
 /repos/<repo>/tags/<tag>        text: the manifest digest
 /repos/<repo>/manifests/<dgst>  the exact manifest bytes
 ```
@@ -16,10 +17,16 @@ deterministic: the same entries give the same root on every backend.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Callable
 
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from sealedreg.crypto.keys import OrgKeys, b64
 from sealedreg.storage.cid import CID, DAG_PB
 from sealedreg.storage.unixfs import Link, build_file, chunked, encode_directory
 
@@ -33,6 +40,15 @@ def blob_path(digest: str) -> str:
 
 def sealed_blob_path(cid: str) -> str:
     return f"sealed/blobs/{cid}"
+
+
+def envelope_id(namespace: str, repo: str) -> str:
+    """A private repository's envelope name: reveals neither its name nor its tags."""
+    return hashlib.sha256(b"sealedreg repo" + namespace.encode() + repo.encode()).hexdigest()
+
+
+def envelope_path(namespace: str, repo: str) -> str:
+    return f"sealed/{envelope_id(namespace, repo)}.json"
 
 
 def tag_path(repo: str, tag: str) -> str:
@@ -65,8 +81,29 @@ def file_entry(path: str, data: bytes, sink: BlockSink) -> Entry:
     return Entry(path, root.cid, root.tsize)
 
 
-def descriptor(namespace: str, seq: int) -> bytes:
-    return json.dumps({"v": 1, "ns": namespace, "seq": seq}, sort_keys=True, separators=(",", ":")).encode()
+def descriptor(namespace: str, seq: int, keys: OrgKeys | None = None) -> bytes:
+    """`sealedreg.json`; with the org's keys it names them and is signed:
+    `sig` = Ed25519 over the canonical JSON of every other field."""
+    doc: dict = {"v": 1, "ns": namespace, "seq": seq}
+    if keys is not None:
+        doc["pub"] = {"sig": keys.public.sig_text, "box": keys.public.box_text}
+        doc["sig"] = b64(keys.sig.sign(_canonical(doc)).signature)
+    return _canonical(doc)
+
+
+def verify_descriptor(raw: bytes, publisher: VerifyKey) -> dict:
+    """Check a signed `sealedreg.json` against the trusted publisher key."""
+    try:
+        doc = json.loads(raw)
+        sig = base64.b64decode(doc.pop("sig"), validate=True)
+        publisher.verify(_canonical(doc), sig)
+    except (ValueError, KeyError, TypeError, BadSignatureError):
+        raise ValueError("sealedreg.json is not signed by the expected publisher") from None
+    return doc
+
+
+def _canonical(doc: dict) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def build_tree(entries: list[Entry], sink: BlockSink) -> TreeRoot:

@@ -55,10 +55,10 @@ def test_tree_is_kubo_exact_and_mounted(tmp_path):
                           f"docker://{srv.address}/example.com/app:1", debug=False)
             trees[name] = cli("publish", "--data", str(data), *args, "example.com")
             again = cli("publish", "--data", str(data), *args, "example.com")
-            assert again == trees[name]  # nothing changed: same root, same seq
+            assert (again["root"], again["seq"], again["changed"]) == (trees[name]["root"], 1, False)
             assert cli("inspect", "--data", str(data), *args, "example.com/app:1")["tree"] == {
                 "namespace": "example.com", "root": trees[name]["root"], "seq": 1}
-        assert trees["embedded"] == trees["kubo"]
+        assert trees["embedded"] == trees["kubo"] and trees["kubo"]["changed"]
         root = trees["kubo"]["root"]
         # Kubo, given the same files, builds the very same directory
         files = materialise(tmp_path, img, "example.com", "example.com/app", "1", 1)
@@ -89,3 +89,5 @@ def test_seq_rises_when_the_namespace_changes(tmp_path):
     assert (first["seq"], second["seq"]) == (1, 2) and first["root"] != second["root"]
     other = cli("publish", "--data", str(data), "other.org")
     assert other["seq"] == 1 and other["entries"] == 1  # only the descriptor
+    third = cli("publish", "--data", str(data), "example.com")
+    assert (third["seq"], third["changed"]) == (2, False)
