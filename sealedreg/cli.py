@@ -211,3 +211,130 @@ def publish(data: Path | None, config_file: Path | None, ipfs_api: str | None, n
             await registry.close()
 
     click.echo(json.dumps(_run_async(go()), indent=2))
+
+
+# -- keys and private repositories ------------------------------------------------
+@main.command()
+@click.option("--name", required=True, help="the organisation (its namespace domain, e.g. example.com)")
+@click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=Path("keys"), show_default=True,
+              help="directory for NAME.key (0600) and NAME.pub")
+@click.option("--force", is_flag=True, help="replace existing key files")
+def keygen(name: str, keys_dir: Path, force: bool) -> None:
+    """Make an organisation's signing and box keys; print the TXT record to publish."""
+    from sealedreg.crypto.keys import KeyError_, OrgKeys, write_keys
+
+    try:
+        keys = OrgKeys.generate(name)
+        private, public = write_keys(keys, keys_dir, force=force)
+    except (KeyError_, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {private} (keep it secret) and {public}")
+    click.echo("publish in DNS:")
+    click.echo(f'_sealedreg.{name}. IN TXT "{keys.public.txt_record()}"')
+
+
+def _registry_command(config_file: Path | None, data: Path | None, fn):
+    from sealedreg.api.app import open_registry
+    from sealedreg.crypto.keys import KeyError_
+    from sealedreg.crypto.secrets import SecretFileError
+
+    config = _load(config_file, data=data)
+
+    async def go():
+        try:
+            registry = open_registry(config)
+        except (KeyError_, SecretFileError) as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            return await fn(registry)
+        finally:
+            await registry.close()
+
+    return _run_async(go())
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, or a domain (keys from its DNS)")
+@click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
+@click.argument("repo")
+def grant(data: Path | None, config_file: Path | None, recipient: str, dns_server: str | None, repo: str) -> None:
+    """Let RECIPIENT open a private repository: re-seal its envelope to include it."""
+    from sealedreg.crypto.keys import KeyError_
+    from sealedreg.crypto.recipients import resolve
+
+    try:
+        label, key = resolve(recipient, dns_server)
+    except (KeyError_, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    result = _registry_command(config_file, data, lambda reg: reg.grant(repo, key))
+    click.echo(f"granted {label} on {repo}; tree {result['root']} (seq {result['seq']})")
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, a domain, or kid:<16 hex>")
+@click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
+@click.argument("repo")
+def revoke(data: Path | None, config_file: Path | None, recipient: str, dns_server: str | None, repo: str) -> None:
+    """Stop sealing a private repository to RECIPIENT. What it already fetched, it keeps."""
+    from sealedreg.crypto.keys import KeyError_, kid
+    from sealedreg.crypto.recipients import resolve
+
+    if recipient.startswith("kid:"):
+        recipient_kid = recipient[4:]
+    else:
+        try:
+            recipient_kid = kid(bytes(resolve(recipient, dns_server)[1]))
+        except (KeyError_, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+    result = _registry_command(config_file, data, lambda reg: reg.revoke(repo, recipient_kid))
+    click.echo(f"revoked {recipient_kid} on {repo}; tree {result['root']} (seq {result['seq']})")
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.argument("repo")
+def grants(data: Path | None, config_file: Path | None, repo: str) -> None:
+    """List the key ids a private repository is sealed to (the organisation's first)."""
+    for k in _registry_command(config_file, data, lambda reg: reg.recipients(repo)):
+        click.echo(k)
+
+
+@main.command("open")
+@click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help="your NAME.key")
+@click.option("--publisher", required=True, help="the publisher: ed25519:<base64>, its .pub file, or its domain")
+@click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
+@click.option("--min-seq", type=int, default=0, help="refuse envelopes older than this sequence number")
+@click.argument("envelope", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def open_cmd(key_file: Path, publisher: str, dns_server: str | None, min_seq: int, envelope: Path) -> None:
+    """Verify and open a sealed envelope as one of its recipients; print its contents."""
+    import json
+
+    from nacl.signing import VerifyKey
+
+    from sealedreg.crypto.envelope import EnvelopeError, open_envelope
+    from sealedreg.crypto.keys import KeyError_, load_keys, load_public, parse_tagged
+    from sealedreg.crypto.secrets import SecretFileError
+
+    try:
+        keys = load_keys(key_file)
+        if publisher.startswith("ed25519:"):
+            verify_key = VerifyKey(parse_tagged(publisher, "ed25519"))
+        elif publisher.endswith(".pub"):
+            verify_key = load_public(Path(publisher)).sig
+        else:
+            from sealedreg.publish.dns import DnsError, org_keys
+
+            try:
+                verify_key = org_keys(publisher, dns_server).sig
+            except DnsError as exc:
+                raise KeyError_(str(exc)) from None
+        opened = open_envelope(envelope.read_bytes(), publisher=verify_key, recipient=keys, min_seq=min_seq)
+    except (KeyError_, SecretFileError, EnvelopeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"namespace": opened.namespace, "seq": opened.seq, "recipients": opened.recipients,
+                           **opened.payload}, indent=2))

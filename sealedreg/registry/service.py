@@ -14,7 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import AsyncIterable, AsyncIterator, Callable
 
+from nacl.public import PublicKey
+
 from sealedreg.crypto.convergent import DecryptionError, derive_key
+from sealedreg.crypto.keys import b64, kid
 from sealedreg.crypto.stream import decrypt_range, encrypt_bytes, encrypt_file
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest, new_hasher
@@ -25,6 +28,7 @@ from sealedreg.registry.errors import (
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
+    NameInvalid,
     NameUnknown,
     TooLarge,
     Unsupported,
@@ -306,6 +310,30 @@ class Registry:
         """Build the namespace's tree (DESIGN §5) from the index, store it, and
         return its root CID and sequence number (which rises on every change)."""
         return await build_namespace_tree(self, namespace)
+
+    async def grant(self, repo: str, recipient: PublicKey) -> dict:
+        """Add a recipient to a private repository and re-seal its envelope."""
+        self._require_private(repo)
+        await self.index.grant(repo, kid(bytes(recipient)), "x25519:" + b64(bytes(recipient)))
+        return await self.build_tree(namespace_of(repo))
+
+    async def revoke(self, repo: str, recipient_kid: str) -> dict:
+        """Remove a recipient and re-seal: what it already fetched it keeps, but it
+        cannot open anything sealed from now on (docs/format.md §8)."""
+        self._require_private(repo)
+        if not await self.index.revoke(repo, recipient_kid):
+            raise NameUnknown(f"{recipient_kid} is not a recipient of {repo}")
+        return await self.build_tree(namespace_of(repo))
+
+    async def recipients(self, repo: str) -> list[str]:
+        """Key ids an envelope of `repo` is sealed to: the organisation's first."""
+        self._require_private(repo)
+        keys = self.policy.namespace(namespace_of(repo)).keys
+        return [keys.public.kid] + sorted(await self.index.grants(repo))
+
+    def _require_private(self, repo: str) -> None:
+        if not self.policy.is_private(repo):
+            raise NameInvalid(f"{repo} is not a private repository (see [namespaces] private in the config)")
 
     async def tree_state(self, namespace: str) -> dict | None:
         state = await self.index.namespace_state(namespace)

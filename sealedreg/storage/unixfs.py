@@ -312,3 +312,32 @@ def dag_tsize(block: bytes, cid: CID) -> int:
     if cid.codec == RAW:
         return len(block)
     return len(block) + sum(link.tsize for link in decode_file_node(block).links)
+
+
+def decode_directory(block: bytes) -> list[Link]:
+    """The named links of a plain UnixFS directory node."""
+    links: list[Link] = []
+    kind = None
+    for field_no, wire, value in _fields(block):
+        if field_no == 2 and wire == 2:
+            link_cid, name, tsize = None, "", 0
+            for f, w, v in _fields(value):  # type: ignore[arg-type]
+                if f == 1 and w == 2:
+                    try:
+                        link_cid = CID.from_bytes(v)  # type: ignore[arg-type]
+                    except CIDError as exc:
+                        raise DagError(f"bad link: {exc}") from None
+                elif f == 2 and w == 2:
+                    name = v.decode()  # type: ignore[union-attr]
+                elif f == 3 and w == 0:
+                    tsize = v  # type: ignore[assignment]
+            if link_cid is None:
+                raise DagError("link without a hash")
+            links.append(Link(link_cid, tsize, name))
+        elif field_no == 1 and wire == 2:
+            for f, w, v in _fields(value):  # type: ignore[arg-type]
+                if f == 1 and w == 0:
+                    kind = v
+    if kind != UNIXFS_DIRECTORY:
+        raise DagError("not a UnixFS directory")
+    return links

@@ -1,0 +1,1 @@
+"""Where DNS is touched: discovery of organisations' keys (and, next, DNSLink)."""

@@ -1,0 +1,196 @@
+"""Private repositories end to end: keys, sealed envelopes in the namespace
+tree, grant / open / revoke with the CLI, and a privacy scan of everything
+the registry would publish."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sealedreg.crypto.convergent import decrypt
+from sealedreg.storage.blockstore import BlockStore
+from sealedreg.storage.cid import CID, DAG_PB
+from sealedreg.storage.tree import envelope_path
+from sealedreg.storage.unixfs import decode_directory, decode_file_node, leaf_spans
+from tests.helpers.clients import ClientSandbox
+from tests.helpers.ocilayout import write_image
+from tests.helpers.server import REPO_ROOT, run_registry
+
+pytestmark = pytest.mark.integration
+
+MARKER = "PRIVATE-MARKER-91c2"
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-m", "sealedreg", *args], capture_output=True, text=True, cwd=REPO_ROOT)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+class Tree:
+    """Reads a namespace tree straight out of the embedded block directory."""
+
+    def __init__(self, data: Path, root: str) -> None:
+        self.blocks = BlockStore(data / "blocks", data / "tmp")
+        self.root = CID.parse(root)
+
+    def get(self, cid: CID) -> bytes:
+        return self.blocks.get(cid)
+
+    def walk(self, cid: CID | None = None, path: str = ""):
+        cid = cid or self.root
+        block = self.get(cid)
+        yield path, cid, block
+        if cid.codec == DAG_PB:
+            try:
+                links = decode_directory(block)
+            except ValueError:  # a file node: its leaves
+                for link in decode_file_node(block).links:
+                    yield from self.walk(link.cid, path)
+                return
+            for link in links:
+                yield from self.walk(link.cid, f"{path}/{link.name}")
+
+    def file(self, path: str) -> bytes:
+        cid = self.root
+        for part in path.strip("/").split("/"):
+            (cid,) = [l.cid for l in decode_directory(self.get(cid)) if l.name == part]
+        block = self.get(cid)
+        if cid.codec != DAG_PB:
+            return block
+        return b"".join(self.get(link.cid) for link in decode_file_node(block).links)
+
+
+@pytest.fixture
+def org(tmp_path):
+    keys = tmp_path / "keys"
+    cli("keygen", "--name", "example.com", "--keys", str(keys))
+    cli("keygen", "--name", "partner.org", "--keys", str(keys))
+    cli("keygen", "--name", "stranger.net", "--keys", str(keys))
+    cli("org-secret", str(tmp_path / "example.com.secret"))
+    cfg = tmp_path / "sealedreg.toml"
+    cfg.write_text('[namespaces."example.com"]\norg_secret = "example.com.secret"\nkeys = "keys/example.com.key"\n'
+                   'private = ["secret-*"]\n')
+    return tmp_path, keys, cfg
+
+
+def test_private_repository_lifecycle(tmp_path, org):
+    root, keys, cfg = org
+    private_repo = f"example.com/secret-{MARKER.lower()}"
+    secret_tag = f"tag-{MARKER.lower()}"
+    priv = write_image(tmp_path / "priv", layers=[1_500_000], compresslevel=0, marker=MARKER, seed=5, tag="t")
+    pub = write_image(tmp_path / "pub", layers=[300_000], compresslevel=0, seed=6, tag="t")
+    data = tmp_path / "data"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{priv.path}:t",
+                  f"docker://{srv.address}/{private_repo}:{secret_tag}", debug=False)
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{pub.path}:t",
+                  f"docker://{srv.address}/example.com/public:1.0", debug=False)
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{priv.path}:t",
+                  f"docker://{srv.address}/other.org/copy:1.0", debug=False)  # the same layer, global domain
+    first = json.loads(cli("publish", "--data", str(data), "--config", str(cfg), "example.com").stdout)
+    out = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"),
+              private_repo).stdout
+    assert "granted partner.org" in out
+    kids = cli("grants", "--data", str(data), "--config", str(cfg), private_repo).stdout.split()
+    assert len(kids) == 2
+    state = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg),
+                           f"{private_repo}:{secret_tag}").stdout)
+    granted_root = state["tree"]["root"]
+    assert state["tree"]["seq"] == first["seq"] + 1
+
+    tree = Tree(data, granted_root)
+    envelope = tmp_path / "envelope.json"
+    envelope.write_bytes(tree.file(envelope_path("example.com", private_repo)))
+
+    # the partner opens it and decrypts the private layer to the exact pushed bytes
+    opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
+                            str(keys / "example.com.pub"), str(envelope)).stdout)
+    assert opened["tags"] == {secret_tag: priv.manifest_digest}
+    assert base64.b64decode(opened["manifests"][priv.manifest_digest]["data"]) == priv.manifest_bytes
+    layer = opened["layers"][priv.layer_digests[0]]
+    assert layer["domain"] == "org"
+    root_cid = CID.parse(layer["cid"])
+    ciphertext = b"".join(tree.get(s.cid)[s.start:s.end] for s in leaf_spans(tree.get, root_cid, 0,
+                                                                               layer["size"] + 16 * 2))
+    assert decrypt(ciphertext, base64.b64decode(layer["key"])) == priv.blob_path(priv.layer_digests[0]).read_bytes()
+
+    # with the org secret, the private layer's CID is not the one the same layer has in the global domain
+    other = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), "other.org/copy:1.0").stdout)
+    (global_layer,) = [b for b in other["blobs"] if b["digest"] == priv.layer_digests[0]]
+    assert global_layer["domain"] == "global" and global_layer["cid"] != layer["cid"]
+
+    # a non-recipient cannot open it
+    p = cli("open", "--key", str(keys / "stranger.net.key"), "--publisher", str(keys / "example.com.pub"),
+            str(envelope), check=False)
+    assert p.returncode != 0 and "not a recipient" in p.stderr
+    # a forged publisher is refused
+    p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "stranger.net.pub"),
+            str(envelope), check=False)
+    assert p.returncode != 0 and "publisher" in p.stderr
+    # an old envelope is refused once a newer one has been seen
+    p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "example.com.pub"),
+            "--min-seq", str(state["tree"]["seq"] + 1), str(envelope), check=False)
+    assert p.returncode != 0 and "rollback" in p.stderr
+
+    # revoked: what is sealed afterwards, the partner cannot open
+    cli("revoke", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"),
+        private_repo)
+    revoked = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg),
+                             f"{private_repo}:{secret_tag}").stdout)["tree"]
+    assert revoked["seq"] == state["tree"]["seq"] + 1
+    after = tmp_path / "after.json"
+    after.write_bytes(Tree(data, revoked["root"]).file(envelope_path("example.com", private_repo)))
+    p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "example.com.pub"),
+            str(after), check=False)
+    assert p.returncode != 0 and "not a recipient" in p.stderr
+    assert cli("grants", "--data", str(data), "--config", str(cfg), private_repo).stdout.split() == kids[:1]
+
+    # the privacy scan: every block of every tree published, and the DNS record
+    org_pub = json.loads((keys / "example.com.pub").read_text())
+    txt = f'v=sealedreg1; sig={org_pub["sig"]}; box={org_pub["box"]}'
+    secrets = [MARKER, MARKER.lower(), private_repo, "secret-", secret_tag, priv.manifest_digest,
+               priv.manifest_digest.split(":")[1], priv.layer_digests[0].split(":")[1],
+               priv.config_digest.split(":")[1], layer["key"],
+               base64.b64decode(layer["key"]).hex()]
+    secret_bytes = [s.encode() for s in secrets] + [priv.manifest_bytes, priv.config_bytes,
+                                                    base64.b64decode(layer["key"])]
+    walked = 0
+    for root_text in (first["root"], granted_root, revoked["root"]):
+        for path, cid, block in Tree(data, root_text).walk():
+            walked += 1
+            for needle in secret_bytes:
+                assert needle not in block, f"{needle[:40]!r} in block {cid} at {path}"
+                assert needle not in path.encode(), f"{needle[:40]!r} in the path {path}"
+    for needle in secrets:
+        assert needle not in txt
+    assert walked > 10
+    # the public repository is in the clear, by design
+    assert Tree(data, revoked["root"]).file("repos/example.com/public/tags/1.0").decode() == pub.manifest_digest
+
+
+def test_private_needs_keys_and_secret(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[namespaces."example.com"]\nprivate = ["*"]\n')
+    p = cli("serve", "--config", str(cfg), "--data", str(tmp_path / "d"), check=False)
+    assert p.returncode != 0 and "need both org_secret and keys" in p.stderr
+
+
+def test_grant_refuses_public_repositories_and_bad_recipients(tmp_path, org):
+    root, keys, cfg = org
+    data = tmp_path / "data"
+    with run_registry(data, ["--config", str(cfg)]):
+        pass
+    p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"),
+            "example.com/public", check=False)
+    assert p.returncode != 0 and "not a private repository" in p.stderr
+    for bad in ("x25519:short", "/nonexistent/x.pub"):
+        p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", bad, "example.com/secret-a",
+                check=False)
+        assert p.returncode != 0 and "Traceback" not in p.stderr
