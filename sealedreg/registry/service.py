@@ -36,7 +36,7 @@ from sealedreg.registry.errors import (
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.refs import parse_reference, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
-from sealedreg.registry.domains import GLOBAL, namespace_of
+from sealedreg.registry.domains import GLOBAL, Domain, namespace_of
 from sealedreg.registry.namespace import build_namespace_tree
 from sealedreg.registry.policy import Policy
 from sealedreg.storage.base import BlobStore, StorageError, StorageUnavailable
@@ -71,6 +71,16 @@ class Registry:
     async def close(self) -> None:
         await self.store.close()
         self.index.close()
+
+    def domain_for(self, repo: str) -> Domain:
+        """The dedupe domain new content of `repo` goes to. In a namespace that
+        lists private repositories, its public ones use the global domain (so
+        their layers dedupe network-wide) and its private ones the org domain;
+        otherwise a namespace's org secret, if any, covers all its repositories."""
+        ns = self.policy.namespace(namespace_of(repo))
+        if ns.private and not self.policy.is_private(repo):
+            return self.domains.get(GLOBAL)
+        return self.domains.for_repo(repo)
 
     def _key(self, record: BlobRecord) -> bytes:
         return derive_key(record.digest, self.domains.get(record.domain).secret)
@@ -144,7 +154,7 @@ class Registry:
         source = await self.index.repo_blob(from_repo, str(digest))
         if source is None:
             return None
-        domain = self.domains.for_repo(repo)
+        domain = self.domain_for(repo)
         if source.domain != domain.name:
             # Linking would put another domain's ciphertext in this repository;
             # use this domain's copy if there is one, else let the client upload.
@@ -178,7 +188,7 @@ class Registry:
             if body is not None:
                 session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
-            domain = self.domains.for_repo(repo)
+            domain = self.domain_for(repo)
             record = await self.index.blob(str(digest), domain.name)
             if record is None and self.policy.auto_layers(repo):
                 record = await self._public_global_copy(str(digest))
@@ -225,7 +235,7 @@ class Registry:
         missing += await self.index.missing_manifests(repo, info.manifests)
         if missing:
             raise ManifestBlobUnknown(detail={"digests": missing})
-        domain = self.domains.for_repo(repo)
+        domain = self.domain_for(repo)
         stored = await self.store.put_chunks(encrypt_bytes(body, derive_key(str(digest), domain.secret)))
         content = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
         record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,

@@ -194,3 +194,59 @@ def test_grant_refuses_public_repositories_and_bad_recipients(tmp_path, org):
         p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", bad, "example.com/secret-a",
                 check=False)
         assert p.returncode != 0 and "Traceback" not in p.stderr
+
+
+def test_grant_by_domain_looks_the_key_up_in_dns(tmp_path, org):
+    from tests.helpers.dns import run_dnsmasq
+
+    root, keys, cfg = org
+    partner = json.loads((keys / "partner.org.pub").read_text())
+    record = f'v=sealedreg1; sig={partner["sig"]}; box={partner["box"]}'
+    data = tmp_path / "data"
+    img = write_image(tmp_path / "img", layers=[2000], compresslevel=0, seed=9, tag="t")
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t",
+                  f"docker://{srv.address}/example.com/secret-x:1", debug=False)
+    with run_dnsmasq(tmp_path, {"_sealedreg.partner.org": ["ipfsnode=/ip4/127.0.0.1/tcp/1", record]}) as ns:
+        cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", "partner.org", "--dns-server", ns,
+            "example.com/secret-x")
+        p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", "nobody.org", "--dns-server", ns,
+                "example.com/secret-x", check=False)
+        assert p.returncode != 0 and "nobody.org" in p.stderr
+    state = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), "example.com/secret-x:1").stdout)
+    tree = Tree(data, state["tree"]["root"])
+    envelope = tmp_path / "env.json"
+    envelope.write_bytes(tree.file(envelope_path("example.com", "example.com/secret-x")))
+    opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
+                            str(keys / "example.com.pub"), str(envelope)).stdout)
+    assert opened["tags"] == {"1": img.manifest_digest}
+    # and the namespace descriptor is signed by the organisation
+    from nacl.signing import VerifyKey
+
+    from sealedreg.crypto.keys import parse_tagged
+    from sealedreg.storage.tree import verify_descriptor
+
+    org_pub = json.loads((keys / "example.com.pub").read_text())
+    desc = verify_descriptor(tree.file("sealedreg.json"), VerifyKey(parse_tagged(org_pub["sig"], "ed25519")))
+    assert desc["ns"] == "example.com" and desc["seq"] == state["tree"]["seq"]
+    with pytest.raises(ValueError):
+        verify_descriptor(tree.file("sealedreg.json"),
+                          VerifyKey(parse_tagged(partner["sig"], "ed25519")))
+
+
+def test_auto_layers_keep_public_base_layers_global(tmp_path, org):
+    root, keys, cfg = org
+    cfg.write_text(cfg.read_text() + 'layers = "auto"\n')
+    base = write_image(tmp_path / "base", layers=[400_000], compresslevel=0, seed=21, tag="t")
+    app = write_image(tmp_path / "app", layers=[400_000, 50_000], compresslevel=0, seed=21, tag="t")
+    assert app.layer_digests[0] == base.layer_digests[0]
+    data = tmp_path / "data"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{base.path}:t",
+                  f"docker://{srv.address}/example.com/base:1", debug=False)
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{app.path}:t",
+                  f"docker://{srv.address}/example.com/secret-app:1", debug=False)
+    doc = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), "example.com/secret-app:1").stdout)
+    domains = {b["digest"]: b["domain"] for b in doc["blobs"]}
+    assert domains[app.layer_digests[0]] == "global"  # the public base layer dedupes
+    assert domains[app.layer_digests[1]] == "org"  # the private layer does not
