@@ -277,8 +277,10 @@ def grant(data: Path | None, config_file: Path | None, recipient: str, dns_serve
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
 @click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, a domain, or kid:<16 hex>")
 @click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
+@click.option("--rotate", is_flag=True, help="also move the repository's future layers to a fresh org secret")
 @click.argument("repo")
-def revoke(data: Path | None, config_file: Path | None, recipient: str, dns_server: str | None, repo: str) -> None:
+def revoke(data: Path | None, config_file: Path | None, recipient: str, dns_server: str | None, rotate: bool,
+           repo: str) -> None:
     """Stop sealing a private repository to RECIPIENT. What it already fetched, it keeps."""
     from sealedreg.crypto.keys import KeyError_, kid
     from sealedreg.crypto.recipients import resolve
@@ -290,8 +292,9 @@ def revoke(data: Path | None, config_file: Path | None, recipient: str, dns_serv
             recipient_kid = kid(bytes(resolve(recipient, dns_server)[1]))
         except (KeyError_, OSError) as exc:
             raise click.ClickException(str(exc)) from None
-    result = _registry_command(config_file, data, lambda reg: reg.revoke(repo, recipient_kid))
-    click.echo(f"revoked {recipient_kid} on {repo}; tree {result['root']} (seq {result['seq']})")
+    result = _registry_command(config_file, data, lambda reg: reg.revoke(repo, recipient_kid, rotate=rotate))
+    click.echo(f"revoked {recipient_kid} on {repo}{' and rotated its org secret' if rotate else ''}; "
+               f"tree {result['root']} (seq {result['seq']})")
 
 
 @main.command()

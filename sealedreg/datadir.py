@@ -5,6 +5,7 @@
 <data>/uploads/<id>/data     upload session bytes
 <data>/uploads/<id>/state.json
 <data>/blocks/               the embedded backend's IPFS blocks (by CID)
+<data>/secrets/<id>.secret   rotated org-domain secrets (0600)
 <data>/tmp/                  scratch files, removed on start
 ```
 
@@ -53,6 +54,11 @@ class DataDir:
     @property
     def blocks(self) -> Path:
         return self.root / "blocks"
+
+    @property
+    def secrets(self) -> Path:
+        """Secrets the registry makes itself (rotated org domains), mode 0600 each."""
+        return self.root / "secrets"
 
     @property
     def tmp(self) -> Path:

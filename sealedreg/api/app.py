@@ -131,7 +131,8 @@ def open_store(config: Config, datadir: DataDir) -> BlobStore:
 
 def load_domains(config: Config) -> Domains:
     """The dedupe domains the config names; SecretFileError for a bad secret file."""
-    return Domains({ns: load_secret(nsc.org_secret) for ns, nsc in config.namespaces.items() if nsc.org_secret})
+    return Domains({ns: load_secret(nsc.org_secret) for ns, nsc in config.namespaces.items() if nsc.org_secret},
+                   secrets_dir=DataDir(config.data).secrets)
 
 
 def build_app(config: Config) -> Starlette:

@@ -10,8 +10,12 @@ domain (no secret), where the same layer has the same CID for everyone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
+import secrets
+from pathlib import Path
 from typing import Mapping
 
+from sealedreg.crypto.secrets import SecretFileError, create_secret, load_secret
 from sealedreg.registry.errors import RegistryError
 
 GLOBAL = "global"
@@ -41,10 +45,18 @@ def namespace_of(repo: str) -> str:
     return repo.split("/", 1)[0]
 
 
+_ROTATED = re.compile(r"^org:([a-z0-9._-]+)~([0-9a-f]{32})$")
+
+
 class Domains:
-    def __init__(self, secrets: Mapping[str, bytes] | None = None) -> None:
+    """The configured org domains, plus rotated ones (`org:<ns>~<id>`) whose
+    secrets live in the data directory as `<secrets_dir>/<id>.secret`."""
+
+    def __init__(self, secrets: Mapping[str, bytes] | None = None, secrets_dir: Path | None = None) -> None:
         self._org = {ns: Domain(f"org:{ns}", secret) for ns, secret in (secrets or {}).items()}
         self._global = Domain(GLOBAL, None)
+        self._secrets_dir = secrets_dir
+        self._rotated: dict[str, Domain] = {}
 
     def for_repo(self, repo: str) -> Domain:
         return self._org.get(namespace_of(repo), self._global)
@@ -52,7 +64,29 @@ class Domains:
     def get(self, name: str) -> Domain:
         if name == GLOBAL:
             return self._global
+        m = _ROTATED.match(name)
+        if m:
+            return self._load_rotated(name, m.group(2))
         domain = self._org.get(name.removeprefix("org:"))
         if domain is None or domain.name != name:
             raise UnknownDomain(detail={"domain": name})
         return domain
+
+    def rotate(self, namespace: str) -> Domain:
+        """A fresh org domain for `namespace`: a new 32-byte secret, 0600."""
+        if self._secrets_dir is None or namespace not in self._org:
+            raise UnknownDomain(f"namespace {namespace} has no org secret to rotate")
+        ident = secrets.token_hex(16)
+        self._secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        create_secret(self._secrets_dir / f"{ident}.secret")
+        return self.get(f"org:{namespace}~{ident}")
+
+    def _load_rotated(self, name: str, ident: str) -> Domain:
+        if name not in self._rotated:
+            if self._secrets_dir is None:
+                raise UnknownDomain(detail={"domain": name})
+            try:
+                self._rotated[name] = Domain(name, load_secret(self._secrets_dir / f"{ident}.secret"))
+            except SecretFileError:
+                raise UnknownDomain(detail={"domain": name}) from None
+        return self._rotated[name]

@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS namespaces (
     root TEXT NOT NULL,          -- the tree as published
     content_root TEXT NOT NULL   -- the tree without its descriptor: what seq counts changes of
 );
+CREATE TABLE IF NOT EXISTS repo_domains (
+    repo TEXT PRIMARY KEY,
+    domain TEXT NOT NULL        -- a rotated org domain: the repository's future content goes here
+);
 CREATE TABLE IF NOT EXISTS grants (
     repo TEXT NOT NULL,
     kid TEXT NOT NULL,
@@ -293,6 +297,15 @@ class Index:
         rows = await self._run(lambda db: db.execute(
             "SELECT repo FROM repo_blobs WHERE digest = ? AND domain = ?", (digest, domain)).fetchall())
         return [r[0] for r in rows]
+
+    async def repo_domain(self, repo: str) -> str | None:
+        row = await self._run(lambda db: db.execute(
+            "SELECT domain FROM repo_domains WHERE repo = ?", (repo,)).fetchone())
+        return row[0] if row else None
+
+    async def set_repo_domain(self, repo: str, domain: str) -> None:
+        await self._tx(lambda db: db.execute(
+            "INSERT OR REPLACE INTO repo_domains (repo, domain) VALUES (?, ?)", (repo, domain)))
 
     async def grants(self, repo: str) -> dict[str, str]:
         """Recipients granted `repo` besides its organisation: kid → x25519 key text."""

@@ -72,14 +72,18 @@ class Registry:
         await self.store.close()
         self.index.close()
 
-    def domain_for(self, repo: str) -> Domain:
+    async def domain_for(self, repo: str) -> Domain:
         """The dedupe domain new content of `repo` goes to. In a namespace that
         lists private repositories, its public ones use the global domain (so
-        their layers dedupe network-wide) and its private ones the org domain;
-        otherwise a namespace's org secret, if any, covers all its repositories."""
+        their layers dedupe network-wide) and its private ones the org domain
+        (or the fresh one `revoke --rotate` gave them); otherwise a namespace's
+        org secret, if any, covers all its repositories."""
         ns = self.policy.namespace(namespace_of(repo))
         if ns.private and not self.policy.is_private(repo):
             return self.domains.get(GLOBAL)
+        rotated = await self.index.repo_domain(repo)
+        if rotated is not None:
+            return self.domains.get(rotated)
         return self.domains.for_repo(repo)
 
     def _key(self, record: BlobRecord) -> bytes:
@@ -154,7 +158,7 @@ class Registry:
         source = await self.index.repo_blob(from_repo, str(digest))
         if source is None:
             return None
-        domain = self.domain_for(repo)
+        domain = await self.domain_for(repo)
         if source.domain != domain.name:
             # Linking would put another domain's ciphertext in this repository;
             # use this domain's copy if there is one, else let the client upload.
@@ -188,7 +192,7 @@ class Registry:
             if body is not None:
                 session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
-            domain = self.domain_for(repo)
+            domain = await self.domain_for(repo)
             record = await self.index.blob(str(digest), domain.name)
             if record is None and self.policy.auto_layers(repo):
                 record = await self._public_global_copy(str(digest))
@@ -235,7 +239,7 @@ class Registry:
         missing += await self.index.missing_manifests(repo, info.manifests)
         if missing:
             raise ManifestBlobUnknown(detail={"digests": missing})
-        domain = self.domain_for(repo)
+        domain = await self.domain_for(repo)
         stored = await self.store.put_chunks(encrypt_bytes(body, derive_key(str(digest), domain.secret)))
         content = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
         record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,
@@ -327,12 +331,16 @@ class Registry:
         await self.index.grant(repo, kid(bytes(recipient)), "x25519:" + b64(bytes(recipient)))
         return await self.build_tree(namespace_of(repo))
 
-    async def revoke(self, repo: str, recipient_kid: str) -> dict:
+    async def revoke(self, repo: str, recipient_kid: str, rotate: bool = False) -> dict:
         """Remove a recipient and re-seal: what it already fetched it keeps, but it
-        cannot open anything sealed from now on (docs/format.md §8)."""
+        cannot open anything sealed from now on (docs/format.md §8). With
+        `rotate`, the repository's future layers go to a fresh org domain, so
+        even a layer the revoked party has seen elsewhere gets new ciphertext."""
         self._require_private(repo)
         if not await self.index.revoke(repo, recipient_kid):
             raise NameUnknown(f"{recipient_kid} is not a recipient of {repo}")
+        if rotate:
+            await self.index.set_repo_domain(repo, self.domains.rotate(namespace_of(repo)).name)
         return await self.build_tree(namespace_of(repo))
 
     async def recipients(self, repo: str) -> list[str]:

@@ -129,7 +129,7 @@ async def import_car(registry: Registry, path: Path) -> dict:
     if index is None:
         raise TransferError(f"{path}: the index block named by the CAR root is missing")
     repo = validate_name(index["repository"])
-    domain = registry.domain_for(repo)
+    domain = await registry.domain_for(repo)
 
     def record_of(entry: dict) -> BlobRecord:
         # Content lands in the repository's own dedupe domain, never another.

@@ -250,3 +250,44 @@ def test_auto_layers_keep_public_base_layers_global(tmp_path, org):
     domains = {b["digest"]: b["domain"] for b in doc["blobs"]}
     assert domains[app.layer_digests[0]] == "global"  # the public base layer dedupes
     assert domains[app.layer_digests[1]] == "org"  # the private layer does not
+
+
+def test_revoke_rotate_moves_future_layers_to_a_fresh_secret(tmp_path, org):
+    root, keys, cfg = org
+    first = write_image(tmp_path / "v1", layers=[5000], compresslevel=0, seed=31, tag="t")
+    again = write_image(tmp_path / "v2", layers=[5000, 7000], compresslevel=0, seed=31, tag="t")
+    assert first.layer_digests[0] == again.layer_digests[0]
+    data = tmp_path / "data"
+    repo = "example.com/secret-rot"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{first.path}:t", f"docker://{srv.address}/{repo}:1",
+                  debug=False)
+        cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"), repo)
+        before = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), f"{repo}:1").stdout)
+        out = cli("revoke", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"),
+                  "--rotate", repo).stdout
+        assert "rotated" in out
+        secret_files = list((data / "secrets").iterdir())
+        assert len(secret_files) == 1 and secret_files[0].stat().st_mode & 0o777 == 0o600
+        # the running server pushes the repository's next layers under the fresh secret
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{again.path}:t", f"docker://{srv.address}/{repo}:2",
+                  debug=False)
+        after = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), f"{repo}:2").stdout)
+        new_layer = {b["digest"]: b for b in after["blobs"]}[again.layer_digests[1]]
+        assert new_layer["domain"] == "org"
+        old = {b["digest"]: b for b in before["blobs"]}[first.layer_digests[0]]
+        # and everything still pulls
+        out = tmp_path / "pulled"
+        sb.skopeo("copy", "--src-tls-verify=false", f"docker://{srv.address}/{repo}:2", f"dir:{out}", debug=False)
+        assert (out / again.layer_digests[1].split(":")[1]).read_bytes() == \
+            again.blob_path(again.layer_digests[1]).read_bytes()
+    from sealedreg.crypto.convergent import derive_key, encrypt
+    from sealedreg.crypto.secrets import load_secret
+    from sealedreg.storage.unixfs import chunked, file_cid
+
+    layer = again.blob_path(again.layer_digests[1]).read_bytes()
+    old_secret = load_secret(root / "example.com.secret")
+    assert new_layer["cid"] != file_cid(chunked(encrypt(layer, derive_key(again.layer_digests[1], old_secret))))
+    assert new_layer["cid"] == file_cid(chunked(encrypt(layer, derive_key(again.layer_digests[1],
+                                                                          load_secret(secret_files[0])))))
+    assert old["domain"] == "org"
