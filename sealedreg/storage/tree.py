@@ -91,14 +91,17 @@ def descriptor(namespace: str, seq: int, keys: OrgKeys | None = None) -> bytes:
     return _canonical(doc)
 
 
-def verify_descriptor(raw: bytes, publisher: VerifyKey) -> dict:
-    """Check a signed `sealedreg.json` against the trusted publisher key."""
+def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0) -> dict:
+    """Check a signed `sealedreg.json` against the trusted publisher key, and
+    refuse a sequence number below `min_seq` (one already seen: a rollback)."""
     try:
         doc = json.loads(raw)
         sig = base64.b64decode(doc.pop("sig"), validate=True)
         publisher.verify(_canonical(doc), sig)
-    except (ValueError, KeyError, TypeError, BadSignatureError):
+    except (ValueError, KeyError, TypeError, AttributeError, BadSignatureError):
         raise ValueError("sealedreg.json is not signed by the expected publisher") from None
+    if not isinstance(doc.get("seq"), int) or doc["seq"] < min_seq:
+        raise ValueError(f"sealedreg.json seq {doc.get('seq')!r} is older than {min_seq}, already seen")
     return doc
 
 
