@@ -25,11 +25,17 @@ def main() -> None:
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="log level")
 @click.option("--ipfs-api", help="store in this Kubo node (RPC API URL) instead of the embedded store")
+@click.option("--auth", type=click.Choice(["none", "token", "basic"]),
+              help="auth mode [default: token when a users file exists, else none]")
+@click.option("--insecure-no-auth", is_flag=True, default=None,
+              help="allow serving without auth on a non-loopback address")
 def serve(listen: str | None, data: Path | None, config_file: Path | None, log_level: str | None,
-          ipfs_api: str | None) -> None:
+          ipfs_api: str | None, auth: str | None, insecure_no_auth: bool | None) -> None:
     """Run the registry (embedded store unless configured otherwise)."""
-    config = _load(config_file, listen=listen, data=data, log_level=log_level, ipfs_api=ipfs_api)
+    config = _load(config_file, listen=listen, data=data, log_level=log_level, ipfs_api=ipfs_api, auth=auth,
+                   insecure_no_auth=insecure_no_auth)
     from sealedreg.api.app import load_domains
+    from sealedreg.auth.service import AuthConfigError
     from sealedreg.crypto.secrets import SecretFileError
     from sealedreg.server import serve as run
 
@@ -38,7 +44,10 @@ def serve(listen: str | None, data: Path | None, config_file: Path | None, log_l
     except SecretFileError as exc:
         raise click.ClickException(str(exc)) from None
 
-    run(config)
+    try:
+        run(config)
+    except AuthConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _load(config_file: Path | None, **overrides: object):
@@ -341,3 +350,68 @@ def open_cmd(key_file: Path, publisher: str, dns_server: str | None, min_seq: in
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"namespace": opened.namespace, "seq": opened.seq, "recipients": opened.recipients,
                            **opened.payload}, indent=2))
+
+
+@main.group()
+def user() -> None:
+    """Manage the users who may log in (a bcrypt htpasswd file, `htpasswd -B` compatible)."""
+
+
+def _users_path(config_file: Path | None, data: Path | None) -> Path:
+    return _load(config_file, data=data).users_path
+
+
+@user.command("add")
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--replace", is_flag=True, help="set a new password for an existing user")
+@click.argument("name")
+def user_add(data: Path | None, config_file: Path | None, password_stdin: bool, replace: bool, name: str) -> None:
+    """Add user NAME (password from --password-stdin or a prompt)."""
+    from sealedreg.auth.users import UsersFileError, add_user, validate_user_name
+
+    path = _users_path(config_file, data)
+    try:
+        validate_user_name(name)
+        if password_stdin:
+            password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        new = add_user(path, name, password, replace=replace)
+    except (UsersFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{'added' if new else 'updated'} user {name} in {path}")
+
+
+@user.command("remove")
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@click.argument("name")
+def user_remove(data: Path | None, config_file: Path | None, name: str) -> None:
+    """Remove user NAME (their tokens expire; refresh tokens stop working at once)."""
+    from sealedreg.auth.users import UsersFileError, remove_user
+
+    path = _users_path(config_file, data)
+    try:
+        remove_user(path, name)
+    except (UsersFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"removed user {name} from {path}")
+
+
+@user.command("list")
+@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+def user_list(data: Path | None, config_file: Path | None) -> None:
+    """List the users, one per line (with their groups from the config)."""
+    from sealedreg.auth.users import UsersFileError, list_users
+
+    config = _load(config_file, data=data)
+    try:
+        names = list_users(config.users_path)
+    except (UsersFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for name in names:
+        groups = sorted(g for g, members in config.groups.items() if name in members)
+        click.echo(f"{name}\t{','.join(groups)}" if groups else name)

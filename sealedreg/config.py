@@ -36,6 +36,26 @@ class Config:
     access_log: bool = False
     graceful_timeout: float = 30.0
     namespaces: dict[str, "NamespaceConfig"] = field(default_factory=dict)  # TOML only
+    # Auth (docs/auth.md). `auth`: "none", "token" or "basic"; empty: token once a users file exists, else none.
+    auth: str = ""
+    users_file: Path | None = None  # bcrypt htpasswd file; None: <data>/users.htpasswd
+    token_key: Path | None = None  # token signing key (PEM, 0600); None: <data>/token.key, made on first start
+    token_lifetime: float = 300.0  # seconds an access token is valid
+    refresh_token_lifetime: float = 30 * 86400.0  # seconds a refresh token (offline_token=true) is valid
+    auth_service: str = "sealedreg"  # the token service: challenges' `service`, tokens' `iss` and `aud`
+    auth_realm: str = ""  # the token endpoint URL put in challenges; empty: <request origin>/token
+    insecure_no_auth: bool = False  # allow serving without auth on a non-loopback address
+    anonymous_pull: list[str] = field(default_factory=list)  # repository globs anyone may pull; true: all
+    groups: dict[str, list[str]] = field(default_factory=dict)  # TOML only: group -> user names
+    acl: list["AclRule"] | None = None  # TOML only ([[acl]]); None: every user may do everything
+
+    @property
+    def users_path(self) -> Path:
+        return self.users_file if self.users_file is not None else self.data / "users.htpasswd"
+
+    @property
+    def token_key_path(self) -> Path:
+        return self.token_key if self.token_key is not None else self.data / "token.key"
 
     @property
     def host(self) -> str:
@@ -57,6 +77,80 @@ class NamespaceConfig:
 
 
 _NAMESPACE_KEYS = {f.name for f in dataclasses.fields(NamespaceConfig)}
+
+
+@dataclass
+class AclRule:
+    """One `[[acl]]` entry: grant `actions` on the repositories matching
+    `repositories` (globs) to `users` (`*`: any authenticated user) and `groups`."""
+
+    repositories: list[str]
+    actions: list[str]
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+
+_ACL_KEYS = {"repositories", "namespaces", "actions", "users", "groups"}
+_ACL_ACTIONS = ("pull", "push", "delete")
+_TOML_ONLY = ("namespaces", "groups", "acl")
+
+
+def _strings(where: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: expected a string or a list of strings")
+    return list(value)
+
+
+def _acl(raw: Any) -> list[AclRule]:
+    if not isinstance(raw, list):
+        raise ConfigError("acl: expected an array of tables ([[acl]])")
+    rules = []
+    for i, table in enumerate(raw):
+        where = f"acl[{i}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table")
+        unknown = set(table) - _ACL_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown option {sorted(unknown)[0]!r}")
+        repos = _strings(f"{where}.repositories", table.get("repositories", []))
+        for ns in _strings(f"{where}.namespaces", table.get("namespaces", [])):
+            repos += [ns, f"{ns}/**"]
+        if not repos:
+            raise ConfigError(f"{where}: name the repositories (globs) or namespaces it applies to")
+        actions = _strings(f"{where}.actions", table.get("actions", []))
+        if "*" in actions:
+            actions = list(_ACL_ACTIONS)
+        bad = [a for a in actions if a not in _ACL_ACTIONS]
+        if bad or not actions:
+            raise ConfigError(f"{where}.actions: expected some of {', '.join(_ACL_ACTIONS)}")
+        users = _strings(f"{where}.users", table.get("users", []))
+        groups = _strings(f"{where}.groups", table.get("groups", []))
+        if not users and not groups:
+            raise ConfigError(f"{where}: name the users or groups it applies to")
+        rules.append(AclRule(repos, actions, users, groups))
+    return rules
+
+
+def _groups(raw: Any) -> dict[str, list[str]]:
+    if not isinstance(raw, dict):
+        raise ConfigError("groups: expected a table of group = [user, ...]")
+    return {name: _strings(f"groups.{name}", members) for name, members in raw.items()}
+
+
+def _anonymous_pull(value: Any) -> list[str]:
+    """Repository globs anyone may pull: a list, a comma-separated string, or a boolean (all / none)."""
+    if isinstance(value, bool):
+        return ["**"] if value else []
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return ["**"]
+        if text in ("", "0", "false", "no", "off"):
+            return []
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return _strings("anonymous_pull", value)
 _NAMESPACE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
 
 
@@ -99,6 +193,7 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+_SPECIAL = {"anonymous_pull": _anonymous_pull, "groups": _groups, "acl": _acl}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -137,18 +232,20 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
                 raise ConfigError(f"config file {config_file}: unknown option {key!r}")
             if name == "namespaces":
                 values[name] = _namespaces(value, config_file.parent)
+            elif name in _SPECIAL:
+                values[name] = _SPECIAL[name](value)
             else:
                 values[name] = _coerce(name, value)
     env = os.environ if env is None else env
     for name in _FIELDS:
-        if name == "namespaces":
+        if name in _TOML_ONLY:
             continue
         var = f"SEALEDREG_{name.upper()}"
         if var in env:
-            values[name] = _coerce(name, env[var])
+            values[name] = _SPECIAL[name](env[var]) if name in _SPECIAL else _coerce(name, env[var])
     for name, value in (overrides or {}).items():
         if value is not None:
-            values[name] = _coerce(name, value)
+            values[name] = _SPECIAL[name](value) if name in _SPECIAL else _coerce(name, value)
     config = Config(**values)
     split_listen(config.listen)
     if not config.store:
@@ -160,6 +257,13 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
             raise ConfigError(f"ipfs_api: expected an http(s) URL of Kubo's RPC API, got {config.ipfs_api!r}")
     if config.ipfs_timeout <= 0:
         raise ConfigError("ipfs_timeout: must be positive")
+    config.auth = config.auth.strip().lower()
+    if config.auth not in ("", "none", "token", "basic"):
+        raise ConfigError(f"auth: unknown mode {config.auth!r} (available: none, token, basic)")
+    if config.token_lifetime <= 0 or config.refresh_token_lifetime <= 0:
+        raise ConfigError("token_lifetime, refresh_token_lifetime: must be positive")
+    if not config.auth_service or '"' in config.auth_service or '"' in config.auth_realm:
+        raise ConfigError("auth_service, auth_realm: must be non-empty and free of double quotes")
     if config.max_blob_size < 0:
         raise ConfigError("max_blob_size: must be 0 (no limit) or a positive number of bytes")
     if config.upload_ttl < 60:

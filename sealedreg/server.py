@@ -1,4 +1,4 @@
-"""Run the registry under uvicorn: print where it listens, drain on SIGTERM."""
+"""Run the registry under uvicorn: print where it listens and how it authenticates, drain on SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import sys
 import uvicorn
 
 from sealedreg.api.app import build_app
+from sealedreg.auth.service import startup_check
 from sealedreg.config import Config
 
 
 def serve(config: Config) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    auth_line = startup_check(config)  # AuthConfigError: refuse to start
     app = build_app(config)
     print(f"sealedreg listening on http://{config.listen} (store: {config.store}, data: {config.data.resolve()})",
           flush=True)
+    print(auth_line, flush=True)
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, restores the previous
     # handlers and re-raises the signal; these handlers turn that into exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sealedreg.api import base, blobs, catalog, gateway, manifests, referrers, tags, uploads
+from sealedreg.api import base, blobs, catalog, gateway, manifests, referrers, tags, token, uploads
 from sealedreg.api.errors import (
     error_response,
     integrity_error_handler,
@@ -23,6 +23,8 @@ from sealedreg.api.errors import (
     storage_error_handler,
     unexpected_error_handler,
 )
+from sealedreg.auth.middleware import AuthMiddleware
+from sealedreg.auth.service import NONE, TOKEN, Authenticator, resolve_mode
 from sealedreg.config import Config, ConfigError
 from sealedreg.crypto.keys import load_keys
 from sealedreg.crypto.secrets import load_secret
@@ -60,6 +62,9 @@ ROUTES = [
     Route("/ipfs/{cid}", gateway.get_block, methods=["GET"]),
 ]
 # Starlette answers HEAD on every GET route.
+
+TOKEN_ROUTES = [Route("/token", token.token, methods=["GET", "POST"])]
+"""The built-in token service, served in `auth = "token"` mode only."""
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -155,15 +160,25 @@ def build_app(config: Config) -> Starlette:
             janitor.cancel()
             await registry.close()
 
+    auth = build_auth(config)
     app = Starlette(
-        routes=ROUTES,
+        routes=ROUTES + TOKEN_ROUTES if auth is not None and auth.mode == TOKEN else ROUTES,
         exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error,
                             StorageError: storage_error_handler, IntegrityError: integrity_error_handler,
                             Exception: unexpected_error_handler},
         lifespan=lifespan,
     )
+    app.state.auth = auth
+    if auth is not None:
+        app.add_middleware(AuthMiddleware, auth=auth, routes=ROUTES)
     app.add_middleware(ApiVersionHeader)
     return app
+
+
+def build_auth(config: Config) -> Authenticator | None:
+    """The authenticator for the configured auth mode; None when auth is off."""
+    mode = resolve_mode(config)
+    return None if mode == NONE else Authenticator(config, mode)
 
 
 async def _expire_periodically(registry: Registry, ttl: float) -> None:

@@ -23,6 +23,7 @@ from sealedreg.api.common import (
     upload_range,
 )
 from sealedreg.api.errors import error_response
+from sealedreg.auth.caller import may_pull
 from sealedreg.registry.errors import RangeInvalid, RegistryError
 from sealedreg.registry.refs import validate_name
 from sealedreg.registry.uploads import Session
@@ -56,14 +57,15 @@ async def start(request: Request) -> Response:
     if "mount" in params:
         # Anything that cannot be mounted — no `from`, a malformed `from` or
         # digest, a blob not there — falls back to a fresh session (202), as
-        # the spec asks, and reveals nothing about other repositories.
+        # the spec asks, and reveals nothing about other repositories. A `from`
+        # the caller may not pull is treated exactly like one without the blob.
         try:
             digest = digest_param(params.get("mount"))
             source = validate_name(params.get("from") or "")
         except RegistryError:
             pass
         else:
-            mounted = await reg.mount_blob(repo, digest, source)
+            mounted = await reg.mount_blob(repo, digest, source) if may_pull(request.scope, source) else None
             if mounted is not None:
                 return _created(repo, mounted.digest)
     elif "digest" in params:

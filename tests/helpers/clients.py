@@ -211,7 +211,7 @@ class ClientSandbox:
                 "sh", "-c", script, "sh", *argv]
 
     def skopeo(self, *args: str, global_args: Sequence[str] = (), check: bool = True, debug: bool = True,
-               timeout: float = 600) -> subprocess.CompletedProcess[str]:
+               timeout: float = 600, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """`skopeo [isolation flags] GLOBAL_ARGS SUBCOMMAND [isolation flags] ARGS...`; args[0] is the
         subcommand. Command-level flags (--authfile, cert dirs) are added for the subcommands that
         take them. With `debug`, stderr has the HTTP requests (see `debug_requests`)."""
@@ -227,13 +227,15 @@ class ClientSandbox:
         if sub == "copy":
             extra = ["--authfile", str(self.authfile), "--src-cert-dir", str(self.certs),
                      "--dest-cert-dir", str(self.certs)]
-        elif sub in ("inspect", "delete", "list-tags"):
+        elif sub in ("inspect", "delete", "list-tags", "login"):
             extra = ["--authfile", str(self.authfile), "--cert-dir", str(self.certs)]
+        elif sub == "logout":
+            extra = ["--authfile", str(self.authfile)]
         return run(self._wrap([exe, *glob, sub, *extra, *rest]), env=self.env("skopeo"), check=check,
-                   timeout=timeout)
+                   timeout=timeout, input=input)
 
-    def podman(self, *args: str, check: bool = True, debug: bool = False, timeout: float = 600
-               ) -> subprocess.CompletedProcess[str]:
+    def podman(self, *args: str, check: bool = True, debug: bool = False, timeout: float = 600,
+               input: str | None = None) -> subprocess.CompletedProcess[str]:
         """`podman [isolation flags] ARGS`; pull/push get the temp signature policy and authfile."""
         exe = require_tool("podman")
         args = [str(a) for a in args]
@@ -247,5 +249,20 @@ class ClientSandbox:
         if sub in ("pull", "push"):
             extra = ["--signature-policy", str(self.policy), "--authfile", str(self.authfile),
                      "--cert-dir", str(self.certs)]
+        elif sub == "login":
+            extra = ["--authfile", str(self.authfile), "--cert-dir", str(self.certs)]
+        elif sub == "logout":
+            extra = ["--authfile", str(self.authfile)]
         return run(self._wrap([exe, *glob, sub, *extra, *rest]), env=self.env("podman"), check=check,
-                   timeout=timeout)
+                   timeout=timeout, input=input)
+
+    def login(self, tool: str, registry: str, user: str, password: str, check: bool = True
+              ) -> subprocess.CompletedProcess[str]:
+        """`skopeo login` / `podman login` to `registry` (host:port, plain HTTP), the
+        password on standard input; the credentials land in this sandbox's authfile."""
+        argv = ("login", "--tls-verify=false", "--username", user, "--password-stdin", registry)
+        if tool == "skopeo":
+            return self.skopeo(*argv, check=check, debug=False, input=password + "\n")
+        if tool == "podman":
+            return self.podman(*argv, check=check, input=password + "\n")
+        raise ValueError(f"no login for {tool}")

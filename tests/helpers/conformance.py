@@ -200,13 +200,15 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def run_ginkgo_suite(binary: Path, target: Target, workdir: Path, namespace: str | None = None,
                      crossmount_namespace: str | None = None, debug: bool = True,
-                     timeout: float = SUITE_TIMEOUT) -> SuiteResult:
+                     timeout: float = SUITE_TIMEOUT, extra_env: dict[str, str] | None = None) -> SuiteResult:
     """Run all four workflow categories of the Ginkgo suite against `target`.
 
     OCI_CROSSMOUNT_NAMESPACE is set; OCI_AUTOMATIC_CROSSMOUNT is left unset (so
     the two "automatic content discovery" mount specs are skipped, and a mount
     without `from` must answer 202).  OCI_DEBUG=1 puts every request and
-    response in the output log, which the failure excerpts are cut from."""
+    response in the output log, which the failure excerpts are cut from.
+    `extra_env` adds variables, e.g. OCI_USERNAME / OCI_PASSWORD for a
+    registry with auth on."""
     workdir.mkdir(parents=True, exist_ok=True)
     prefix = unique_repo_prefix()
     namespace = namespace or f"{prefix}/ginkgo"
@@ -218,6 +220,7 @@ def run_ginkgo_suite(binary: Path, target: Target, workdir: Path, namespace: str
         "OCI_REPORT_DIR": str(workdir),
         "OCI_DEBUG": "1" if debug else "0",
         **{k: "1" for k in GINKGO_CATEGORIES},
+        **(extra_env or {}),
     })
     out = workdir / "output.log"
     argv = [str(binary), "-ginkgo.v", "-ginkgo.no-color", f"-ginkgo.timeout={int(timeout)}s"]

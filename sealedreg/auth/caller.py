@@ -1,0 +1,49 @@
+"""Who is calling: what endpoints ask about the request's caller.
+
+The auth middleware puts an `Identity` in the request scope; with auth off
+there is none and everything is allowed. Kept apart from the middleware so
+route modules can import it without an import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from starlette.types import Scope as AsgiScope
+
+from sealedreg.auth.scopes import PULL, REPOSITORY
+from sealedreg.auth.service import Identity
+
+IDENTITY_KEY = "sealedreg.identity"
+
+
+def identity_of(scope: AsgiScope) -> Identity | None:
+    """The caller of this request; None when auth is off (everything allowed)."""
+    return scope.get(IDENTITY_KEY)
+
+
+def may_pull(scope: AsgiScope, repository: str) -> bool:
+    """Whether this request's caller may read `repository` (a mount's `from`)."""
+    identity = identity_of(scope)
+    return identity is None or identity.can(REPOSITORY, repository, PULL)
+
+
+async def visible_repositories(scope: AsgiScope, fetch: Callable[[str | None, int], Awaitable[list[str]]], last: str | None, count: int) -> list[str]:
+    """Up to `count` repository names after `last` that the caller may pull.
+
+    `fetch(last, n)` is the registry's catalog query; with auth off this is
+    one call to it, else it pages through the catalog until `count` visible
+    names are found or it ends."""
+    identity = identity_of(scope)
+    if identity is None:
+        return await fetch(last, count)
+    out: list[str] = []
+    batch = max(count, 256)
+    cursor = last
+    while len(out) < count:
+        names = await fetch(cursor, batch)
+        out += [n for n in names if identity.may_see(n)]
+        if len(names) < batch:
+            break
+        cursor = names[-1]
+    return out[:count]

@@ -1,0 +1,132 @@
+"""The route → scope table and the per-request decision, in process (the
+real-server versions of these are in tests/integration/test_auth*.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from sealedreg.api.app import ROUTES, build_app
+from sealedreg.auth import users
+from sealedreg.auth.middleware import ACCESS, check_table, need_of
+from sealedreg.auth.service import parse_basic
+from sealedreg.config import AclRule, Config
+
+DIGEST = "sha256:" + hashlib.sha256(b"x").hexdigest()
+
+
+def scope(method: str, path: str, query: str = "") -> dict:
+    return {"type": "http", "method": method, "path": path, "root_path": "", "query_string": query.encode(),
+            "headers": []}
+
+
+def need(method: str, path: str, query: str = "") -> list[str]:
+    n = need_of(ROUTES, scope(method, path, query))
+    return [str(s) for s in n.scopes] + [f"optional {s}" for s in n.optional]
+
+
+def test_every_v2_route_has_a_rule():
+    check_table(ROUTES)
+    from starlette.routing import Route
+
+    with pytest.raises(RuntimeError, match="no access rule"):
+        check_table([Route("/v2/{name:path}/new", lambda r: None)])
+    assert set(ACCESS) == {r.endpoint for r in ROUTES if r.path.startswith("/v2")}
+
+
+@pytest.mark.parametrize("method,path,query,expected", [
+    ("GET", "/v2/", "", []),
+    ("GET", "/v2", "", []),
+    ("GET", "/v2/_catalog", "", ["registry:catalog:*"]),
+    ("HEAD", "/v2/a/b/blobs/" + DIGEST, "", ["repository:a/b:pull"]),
+    ("GET", "/v2/a/b/manifests/latest", "", ["repository:a/b:pull"]),
+    ("HEAD", "/v2/a/b/manifests/latest", "", ["repository:a/b:pull"]),
+    ("GET", "/v2/a/b/tags/list", "", ["repository:a/b:pull"]),
+    ("GET", "/v2/a/b/referrers/" + DIGEST, "", ["repository:a/b:pull"]),
+    ("POST", "/v2/a/b/blobs/uploads/", "", ["repository:a/b:pull,push"]),
+    ("POST", "/v2/a/b/blobs/uploads", "", ["repository:a/b:pull,push"]),
+    ("PATCH", "/v2/a/b/blobs/uploads/abc", "", ["repository:a/b:pull,push"]),
+    ("PUT", "/v2/a/b/blobs/uploads/abc", "digest=" + DIGEST, ["repository:a/b:pull,push"]),
+    ("GET", "/v2/a/b/blobs/uploads/abc", "", ["repository:a/b:pull,push"]),
+    ("DELETE", "/v2/a/b/blobs/uploads/abc", "", ["repository:a/b:pull,push"]),
+    ("PUT", "/v2/a/b/manifests/v1", "", ["repository:a/b:pull,push"]),
+    ("DELETE", "/v2/a/b/manifests/" + DIGEST, "", ["repository:a/b:delete"]),
+    ("DELETE", "/v2/a/b/blobs/" + DIGEST, "", ["repository:a/b:delete"]),
+    ("POST", "/v2/a/b/blobs/uploads/", f"mount={DIGEST}&from=c/d",
+     ["repository:a/b:pull,push", "optional repository:c/d:pull"]),
+    ("POST", "/v2/a/b/blobs/uploads/", f"mount={DIGEST}&from=../x", ["repository:a/b:pull,push"]),
+    # names the grammar refuses need only a credential; the endpoint then answers NAME_INVALID
+    ("GET", "/v2/a/../b/tags/list", "", []),
+    ("GET", "/v2/A/tags/list", "", []),
+    # unknown paths and methods: a credential, then 404/405
+    ("GET", "/v2/a/b/nothing", "", []),
+    ("POST", "/v2/a/b/tags/list", "", []),
+])
+def test_route_scopes(method, path, query, expected):
+    assert need(method, path, query) == expected
+
+
+def test_parse_basic():
+    enc = lambda s: "Basic " + base64.b64encode(s.encode()).decode()  # noqa: E731
+    assert parse_basic(enc("alice:pw:with:colons")) == ("alice", "pw:with:colons")
+    assert parse_basic(enc("alice:")) == ("alice", "")
+    for bad in (enc("nocolon"), enc(":pw"), "Basic !!!", "Bearer x", "Basic", "basic " + "A" * 3):
+        assert parse_basic(bad) is None
+
+
+# --------------------------------------------------------------------------- in-process flows
+
+
+@pytest.fixture
+def app_client(tmp_path) -> Iterator[TestClient]:
+    data = tmp_path / "data"
+    users.add_user(data / "users.htpasswd", "alice", "alice-pw")
+    users.add_user(data / "users.htpasswd", "bob", "bob-pw")
+    config = Config(data=data, durable=False, auth="token", acl=[
+        AclRule(["a/**"], ["pull", "push", "delete"], users=["alice"]),
+        AclRule(["a/**"], ["pull"], users=["bob"]),
+    ])
+    with TestClient(build_app(config)) as c:
+        yield c
+
+
+def token(client: TestClient, user: str, pw: str, *scopes: str) -> str:
+    r = client.get("/token", params={"service": "sealedreg", "scope": list(scopes)}, auth=(user, pw))
+    assert r.status_code == 200, r.text
+    return r.json()["token"]
+
+
+def test_flow_in_process(app_client):
+    r = app_client.get("/v2/")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="http://testserver/token",service="sealedreg"'
+    r = app_client.head("/v2/a/x/manifests/latest")
+    assert r.status_code == 401 and r.content == b""
+    assert 'scope="repository:a/x:pull,push"' in r.headers["www-authenticate"]
+    t = token(app_client, "alice", "alice-pw", "repository:a/x:pull,push")
+    h = {"Authorization": f"Bearer {t}"}
+    assert app_client.get("/v2/", headers=h).status_code == 200
+    r = app_client.post(f"/v2/a/x/blobs/uploads/?digest={DIGEST}", content=b"x", headers=h)
+    assert r.status_code == 201, r.text
+    r = app_client.delete(f"/v2/a/x/blobs/{DIGEST}", headers=h)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].endswith('scope="repository:a/x:delete",error="insufficient_scope"')
+    assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    t_bob = token(app_client, "bob", "bob-pw", "repository:a/x:pull,push")
+    hb = {"Authorization": f"Bearer {t_bob}"}
+    assert app_client.get(f"/v2/a/x/blobs/{DIGEST}", headers=hb).content == b"x"
+    assert app_client.post("/v2/a/x/blobs/uploads/", headers=hb).status_code == 401
+    # names that fail the grammar: 401 without a credential, NAME_INVALID with one
+    assert app_client.get("/v2/a/%2e%2e/x/tags/list").status_code == 401
+    r = app_client.get("/v2/a/%2e%2e/x/tags/list", headers=h)
+    assert r.status_code in (400, 404) and r.json()["errors"][0]["code"] in ("NAME_INVALID", "NAME_UNKNOWN")
+
+
+def test_token_endpoint_only_in_token_mode(tmp_path):
+    with TestClient(build_app(Config(data=tmp_path / "d", durable=False))) as c:
+        assert c.get("/token").status_code == 404
+        assert c.get("/v2/").status_code == 200
