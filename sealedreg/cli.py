@@ -34,7 +34,7 @@ def serve(listen: str | None, data: Path | None, config_file: Path | None, log_l
     """Run the registry (embedded store unless configured otherwise)."""
     config = _load(config_file, listen=listen, data=data, log_level=log_level, ipfs_api=ipfs_api, auth=auth,
                    insecure_no_auth=insecure_no_auth)
-    from sealedreg.api.app import load_domains
+    from sealedreg.wiring import load_domains
     from sealedreg.auth.service import AuthConfigError
     from sealedreg.crypto.secrets import SecretFileError
     from sealedreg.server import serve as run
@@ -68,6 +68,16 @@ def _split_ref(ref: str) -> tuple[str, str]:
     return repo, reference
 
 
+def _check(validate, value: str) -> None:
+    """Run a name check; its error reads like every other CLI error."""
+    from sealedreg.registry.errors import RegistryError
+
+    try:
+        validate(value)
+    except RegistryError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+
+
 def _run_async(coro):
     import asyncio
 
@@ -83,6 +93,36 @@ def _run_async(coro):
         raise click.ClickException(f"storage: {exc}") from None
 
 
+def _on_registry(config, fn, readonly: bool = False):
+    """Open the registry the config describes, run `await fn(registry)`, close it.
+
+    Every error a user can cause (bad config, key or secret files, a refused
+    transfer, a registry error) becomes one line on stderr and exit 1.
+    """
+    from sealedreg.crypto.keys import KeyError_
+    from sealedreg.crypto.secrets import SecretFileError
+    from sealedreg.registry.transfer import TransferError
+    from sealedreg.wiring import open_registry
+
+    async def go():
+        try:
+            registry = open_registry(config, readonly=readonly)
+        except (ConfigError, KeyError_, SecretFileError) as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            return await fn(registry)
+        except (TransferError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            await registry.close()
+
+    return _run_async(go())
+
+
+def _registry_command(config_file: Path | None, data: Path | None, fn):
+    return _on_registry(_load(config_file, data=data), fn)
+
+
 @main.command()
 @click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
@@ -95,24 +135,13 @@ def inspect(data: Path | None, config_file: Path | None, ipfs_api: str | None, r
     """
     import json
 
-    from sealedreg.api.app import open_registry
     from sealedreg.registry.refs import validate_name
 
-    config = _load(config_file, data=data, ipfs_api=ipfs_api)
     repo, reference = _split_ref(ref)
-
-    async def go() -> dict:
-        validate_name(repo)
-        try:
-            registry = open_registry(config, readonly=True)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            return await registry.describe(repo, reference)
-        finally:
-            await registry.close()
-
-    click.echo(json.dumps(_run_async(go()), indent=2))
+    _check(validate_name, repo)
+    doc = _on_registry(_load(config_file, data=data, ipfs_api=ipfs_api),
+                       lambda registry: registry.describe(repo, reference), readonly=True)
+    click.echo(json.dumps(doc, indent=2))
 
 
 @main.command("org-secret")
@@ -140,27 +169,14 @@ def export_cmd(data: Path | None, config_file: Path | None, output: Path, ipfs_a
     """Write an image REPO[:TAG|@DIGEST] and its ciphertext DAGs to a CAR file."""
     import json
 
-    from sealedreg.api.app import open_registry
     from sealedreg.registry.refs import validate_name
-    from sealedreg.registry.transfer import TransferError, export_image
+    from sealedreg.registry.transfer import export_image
 
-    config = _load(config_file, data=data, ipfs_api=ipfs_api)
     repo, reference = _split_ref(ref)
-
-    async def go() -> dict:
-        validate_name(repo)
-        try:
-            registry = open_registry(config, readonly=True)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            return await export_image(registry, repo, reference, output, with_blocks=not index_only)
-        except (TransferError, OSError) as exc:
-            raise click.ClickException(str(exc)) from None
-        finally:
-            await registry.close()
-
-    summary = _run_async(go())
+    _check(validate_name, repo)
+    summary = _on_registry(_load(config_file, data=data, ipfs_api=ipfs_api),
+                           lambda registry: export_image(registry, repo, reference, output,
+                                                         with_blocks=not index_only), readonly=True)
     click.echo(json.dumps({k: summary[k] for k in ("car", "root", "blocks", "repository", "digest")}, indent=2))
 
 
@@ -173,21 +189,9 @@ def import_cmd(data: Path | None, config_file: Path | None, ipfs_api: str | None
     """Load a CAR written by `sealedreg export`; every blob is verified first."""
     import json
 
-    from sealedreg.api.app import open_registry
-    from sealedreg.registry.transfer import TransferError, import_car
+    from sealedreg.registry.transfer import import_car
 
-    config = _load(config_file, data=data, ipfs_api=ipfs_api)
-
-    async def go() -> dict:
-        registry = open_registry(config)
-        try:
-            return await import_car(registry, car)
-        except TransferError as exc:
-            raise click.ClickException(str(exc)) from None
-        finally:
-            await registry.close()
-
-    summary = _run_async(go())
+    summary = _on_registry(_load(config_file, data=data, ipfs_api=ipfs_api), lambda registry: import_car(registry, car))
     click.echo(json.dumps({k: summary[k] for k in ("blocks", "repository", "tag", "digest")}, indent=2))
 
 
@@ -204,22 +208,14 @@ def publish(data: Path | None, config_file: Path | None, ipfs_api: str | None, n
     """
     import json
 
-    from sealedreg.api.app import open_registry
     from sealedreg.registry.refs import validate_name
 
-    config = _load(config_file, data=data, ipfs_api=ipfs_api)
-
-    async def go() -> dict:
-        validate_name(namespace)
-        if "/" in namespace:
-            raise click.ClickException(f"{namespace!r} is a repository, not a namespace")
-        registry = open_registry(config)
-        try:
-            return await registry.build_tree(namespace)
-        finally:
-            await registry.close()
-
-    click.echo(json.dumps(_run_async(go()), indent=2))
+    _check(validate_name, namespace)
+    if "/" in namespace:
+        raise click.ClickException(f"{namespace!r} is a repository, not a namespace")
+    result = _on_registry(_load(config_file, data=data, ipfs_api=ipfs_api),
+                          lambda registry: registry.build_tree(namespace))
+    click.echo(json.dumps(result, indent=2))
 
 
 # -- keys and private repositories ------------------------------------------------
@@ -240,26 +236,6 @@ def keygen(name: str, keys_dir: Path, force: bool) -> None:
     click.echo(f"wrote {private} (keep it secret) and {public}")
     click.echo("publish in DNS:")
     click.echo(f'_sealedreg.{name}. IN TXT "{keys.public.txt_record()}"')
-
-
-def _registry_command(config_file: Path | None, data: Path | None, fn):
-    from sealedreg.api.app import open_registry
-    from sealedreg.crypto.keys import KeyError_
-    from sealedreg.crypto.secrets import SecretFileError
-
-    config = _load(config_file, data=data)
-
-    async def go():
-        try:
-            registry = open_registry(config)
-        except (KeyError_, SecretFileError) as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            return await fn(registry)
-        finally:
-            await registry.close()
-
-    return _run_async(go())
 
 
 @main.command()
