@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import secrets
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from sealedreg.crypto.secrets import check_private
 from sealedreg.auth.scopes import REGISTRY, REPOSITORY, Scope
 
 TOKEN_MAX = 8192
@@ -127,13 +127,7 @@ def create_key_file(path: Path, alg: str = "EdDSA") -> SigningKey:
 
 
 def load_key_file(path: Path) -> SigningKey:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise TokenKeyError(f"token key {path} not found") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise TokenKeyError(f"token key {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                            "chmod 600 it")
+    check_private(path, "token key", TokenKeyError)
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):

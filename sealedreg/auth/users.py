@@ -21,13 +21,13 @@ import fcntl
 import logging
 import os
 import re
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 
+from sealedreg.crypto.secrets import check_private
 from sealedreg.fileio import fsync_dir
 
 log = logging.getLogger("sealedreg.auth")
@@ -101,14 +101,7 @@ def dummy_check(password: str) -> bool:
 
 def check_mode(path: Path) -> os.stat_result:
     """stat() the users file; UsersFileError if missing or readable by others."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise UsersFileError(f"users file {path} not found") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsersFileError(f"users file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                             "chmod 600 it")
-    return st
+    return check_private(path, "users file", UsersFileError)
 
 
 def parse(text: str, source: str = "users file") -> dict[str, str]:

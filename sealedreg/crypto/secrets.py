@@ -29,14 +29,22 @@ def create_secret(path: Path, size: int = SECRET_SIZE) -> None:
         os.fsync(f.fileno())
 
 
-def load_secret(path: Path, size: int = SECRET_SIZE) -> bytes:
+def check_private(path: Path, what: str, error: type[Exception] = SecretFileError) -> os.stat_result:
+    """stat() a file that must stay private: `error` if it is missing or group/other can touch it.
+
+    Every secret the registry reads (org secrets, key files, the users file,
+    the token key) goes through here (DESIGN §7.6)."""
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise SecretFileError(f"secret file {path} not found") from None
+        raise error(f"{what} {path} not found") from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SecretFileError(f"secret file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                              "chmod 600 it")
+        raise error(f"{what} {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
+    return st
+
+
+def load_secret(path: Path, size: int = SECRET_SIZE) -> bytes:
+    check_private(path, "secret file")
     data = path.read_bytes()
     if len(data) != size:
         raise SecretFileError(f"secret file {path} must hold exactly {size} bytes")

@@ -96,27 +96,31 @@ def encode_file_node(links: list[Link], blocksizes: list[int]) -> bytes:
     return bytes(out)
 
 
+def _decode_link(raw: bytes) -> Link:
+    """One dag-pb PBLink: Hash (1), Name (2), Tsize (3)."""
+    link_cid: CID | None = None
+    tsize, name = 0, ""
+    for f, w, v in _fields(raw):
+        if f == 1 and w == 2:
+            try:
+                link_cid = CID.from_bytes(v)  # type: ignore[arg-type]
+            except CIDError as exc:
+                raise DagError(f"bad link: {exc}") from None
+        elif f == 2 and w == 2:
+            name = v.decode(errors="replace")  # type: ignore[union-attr]
+        elif f == 3 and w == 0:
+            tsize = v  # type: ignore[assignment]
+    if link_cid is None:
+        raise DagError("link without a hash")
+    return Link(link_cid, tsize, name)
+
+
 def decode_file_node(block: bytes) -> FileNode:
     node = FileNode()
     unixfs: bytes | None = None
     for field_no, wire, value in _fields(block):
         if field_no == 2 and wire == 2:
-            link_cid: CID | None = None
-            tsize = 0
-            name = ""
-            for f, w, v in _fields(value):  # type: ignore[arg-type]
-                if f == 1 and w == 2:
-                    try:
-                        link_cid = CID.from_bytes(v)  # type: ignore[arg-type]
-                    except CIDError as exc:
-                        raise DagError(f"bad link: {exc}") from None
-                elif f == 2 and w == 2:
-                    name = v.decode(errors="replace")  # type: ignore[union-attr]
-                elif f == 3 and w == 0:
-                    tsize = v  # type: ignore[assignment]
-            if link_cid is None:
-                raise DagError("link without a hash")
-            node.links.append(Link(link_cid, tsize, name))
+            node.links.append(_decode_link(value))  # type: ignore[arg-type]
         elif field_no == 1 and wire == 2:
             unixfs = value  # type: ignore[assignment]
     if unixfs is None:
@@ -320,20 +324,7 @@ def decode_directory(block: bytes) -> list[Link]:
     kind = None
     for field_no, wire, value in _fields(block):
         if field_no == 2 and wire == 2:
-            link_cid, name, tsize = None, "", 0
-            for f, w, v in _fields(value):  # type: ignore[arg-type]
-                if f == 1 and w == 2:
-                    try:
-                        link_cid = CID.from_bytes(v)  # type: ignore[arg-type]
-                    except CIDError as exc:
-                        raise DagError(f"bad link: {exc}") from None
-                elif f == 2 and w == 2:
-                    name = v.decode()  # type: ignore[union-attr]
-                elif f == 3 and w == 0:
-                    tsize = v  # type: ignore[assignment]
-            if link_cid is None:
-                raise DagError("link without a hash")
-            links.append(Link(link_cid, tsize, name))
+            links.append(_decode_link(value))  # type: ignore[arg-type]
         elif field_no == 1 and wire == 2:
             for f, w, v in _fields(value):  # type: ignore[arg-type]
                 if f == 1 and w == 0:
