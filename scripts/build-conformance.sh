@@ -45,52 +45,9 @@ case "${1:-}" in
   *) die "unknown argument: $1" ;;
 esac
 
-# Find a Go toolchain (only needed when something has to be built): $GO, then
-# PATH, then the usual install location.  A Go older than a module's `go`
-# directive fetches the newer toolchain through the module proxy (GOTOOLCHAIN).
-GO="${GO:-}"
-need_go() {
-  if [[ -z "${GO}" ]]; then
-    if command -v go >/dev/null 2>&1; then
-      GO="$(command -v go)"
-    elif [[ -x /usr/local/go/bin/go ]]; then
-      GO=/usr/local/go/bin/go
-    else
-      die "no Go toolchain found (install Go >= 1.24 or set GO=/path/to/go)"
-    fi
-  fi
-  "${GO}" version >&2 || die "${GO} does not run"
-}
-
-# Module-aware mode, sources from the module proxy only; an inherited GOFLAGS
-# such as -mod=vendor must not leak into these builds.  CGO is not needed.
-export GO111MODULE=on
-export GOFLAGS="-mod=mod -buildvcs=false"
-export CGO_ENABLED=0
-export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
-export GOWORK=off
-
-# Download module@version and print its (read-only) directory in the module cache.
-module_dir() {
-  local modver="$1" json dir
-  # Run outside any enclosing module so `go mod download` is a plain fetch.
-  if ! json="$(cd / && "${GO}" mod download -json "${modver}")"; then
-    log "${json:-}"
-    die "go mod download ${modver} failed"
-  fi
-  dir="$(printf '%s\n' "${json}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
-  [[ -n "${dir}" && -d "${dir}" ]] || die "no module dir for ${modver} in: ${json}"
-  printf '%s\n' "${dir}"
-}
-
-# Copy a module dir to a fresh writable work dir (the module cache is read-only).
-writable_copy() {
-  local src="$1" dst="$2"
-  rm -rf "${dst}"
-  mkdir -p "${dst}"
-  cp -R "${src}/." "${dst}/"
-  chmod -R u+w "${dst}"
-}
+GO_MIN=1.24
+# shellcheck source=lib/go-module.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-module.sh"
 
 build_one() {
   # $1 kind (ginkgo|main)  $2 version  -> prints the binary path
