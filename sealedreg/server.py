@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 
@@ -11,10 +10,12 @@ import uvicorn
 from sealedreg.api.app import build_app
 from sealedreg.auth.service import startup_check
 from sealedreg.config import Config
+from sealedreg.logs import configure as configure_logging
+from sealedreg.wiring import load_policy
 
 
 def serve(config: Config) -> None:
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.log_level, load_policy(config))
     auth_line = startup_check(config)  # AuthConfigError: refuse to start
     app = build_app(config)
     print(f"sealedreg listening on http://{config.listen} (store: {config.store}, data: {config.data.resolve()})",
@@ -29,6 +30,7 @@ def serve(config: Config) -> None:
         host=config.host,
         port=config.port,
         log_level=config.log_level,
+        log_config=None,  # ours (sealedreg.logs): every record redacted
         access_log=config.access_log,
         timeout_graceful_shutdown=config.graceful_timeout,
         server_header=False,

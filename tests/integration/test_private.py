@@ -291,3 +291,24 @@ def test_revoke_rotate_moves_future_layers_to_a_fresh_secret(tmp_path, org):
     assert new_layer["cid"] == file_cid(chunked(encrypt(layer, derive_key(again.layer_digests[1],
                                                                           load_secret(secret_files[0])))))
     assert old["domain"] == "org"
+
+
+def test_private_names_and_digests_never_reach_the_log(tmp_path, org):
+    import httpx
+
+    root, keys, cfg = org
+    cfg.write_text("access_log = true\nlog_level = \"debug\"\n" + cfg.read_text())
+    img = write_image(tmp_path / "img", layers=[3000], compresslevel=0, seed=41, tag="t")
+    data = tmp_path / "data"
+    repo = "example.com/secret-loggy"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/{repo}:hush-tag",
+                  debug=False)
+        assert httpx.get(f"{srv.url}/v2/{repo}/manifests/hush-missing").status_code == 404
+        assert httpx.get(f"{srv.url}/v2/example.com/public/tags/list").status_code == 404
+    log = srv.log.read_text()
+    assert "GET /v2/" in log  # the access log is on …
+    for secret in ("secret-loggy", "hush-tag", "hush-missing", img.manifest_digest.split(":")[1],
+                   img.layer_digests[0].split(":")[1], img.config_digest.split(":")[1]):
+        assert secret not in log, secret
+    assert "/v2/example.com/public/tags/list" in log  # … and public names stay readable

@@ -1,0 +1,74 @@
+"""Logging that never names private things (DESIGN §7.5).
+
+Every log record passes through `Redactor` before it is written: content
+digests anywhere, and the names and references of private repositories
+(in /v2/ paths, token scopes, messages) are replaced by short keyed tokens
+(`<r:1a2b3c4d>`). The key is random per process, so one run's log can still
+be correlated line by line, but nothing in it can be matched against a
+digest or a name from outside. Secrets are never handed to a logger at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+
+from sealedreg.registry.policy import Policy
+
+_DIGEST = re.compile(r"(sha256|sha512)(?::|%3[aA])([0-9a-f]{128}|[0-9a-f]{64})(?![0-9a-f])")
+_HEX = re.compile(r"(?<![0-9a-f])[0-9a-f]{64,128}(?![0-9a-f])")
+_V2_PATH = re.compile(r"/v2/(?P<name>[a-z0-9][a-z0-9._/-]*?)/(?P<kind>manifests|blobs|tags|referrers)(?P<rest>/[^\s\"?]*)?")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)+")
+
+
+class Redactor(logging.Filter):
+    def __init__(self, policy: Policy | None = None, key: bytes | None = None) -> None:
+        super().__init__()
+        self.policy = policy or Policy()
+        self._key = key or os.urandom(16)
+
+    def token(self, text: str) -> str:
+        return "<r:" + hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:8] + ">"
+
+    def redact(self, text: str) -> str:
+        def path(m: re.Match) -> str:
+            name, kind, rest = m.group("name"), m.group("kind"), m.group("rest") or ""
+            if not self.policy.is_private(name):
+                return m.group(0)
+            return f"/v2/{self.token(name)}/{kind}" + re.sub(r"/([^/]+)$", lambda r: "/" + self.token(r.group(1)),
+                                                                rest)
+
+        text = _V2_PATH.sub(path, text)
+        text = _NAME.sub(lambda m: self.token(m.group(0)) if self.policy.is_private(m.group(0)) else m.group(0), text)
+        text = _DIGEST.sub(lambda m: f"{m.group(1)}:{self.token(m.group(0))}", text)
+        return _HEX.sub(lambda m: self.token(m.group(0)), text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logged as it is
+            return True
+        record.msg, record.args = self.redact(message), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks carry exception messages: redact the rendered text.
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def configure(level: str, policy: Policy) -> Redactor:
+    """Root logging for `serve`: one handler, every record redacted."""
+    redactor = Redactor(policy)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    return redactor
