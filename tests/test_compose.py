@@ -52,3 +52,13 @@ def test_dockerfile_matches_compose():
     for path in re.findall(r"^COPY (.+) \./", text, re.M):
         for p in path.split():
             assert (ROOT / p).exists(), p
+
+
+def test_kubo_service_matches_the_registry_and_the_pinned_version():
+    doc = compose()
+    kubo = doc["services"]["kubo"]
+    api = doc["services"]["sealedreg"]["environment"]["SEALEDREG_IPFS_API"]
+    assert api == "http://kubo:5001" and "kubo" in doc["services"]["sealedreg"]["depends_on"]
+    pinned = re.search(r'^KUBO_VERSION="?(v[0-9.]+)"?', (ROOT / "scripts" / "build-kubo.sh").read_text(), re.M)
+    assert pinned and kubo["image"] == f"ipfs/kubo:{pinned.group(1)}"
+    assert kubo["environment"]["IPFS_PROFILE"] == "unixfs-v1-2025"
