@@ -13,6 +13,11 @@ from sealedreg import __version__
 from sealedreg.config import ConfigError, load
 
 
+DATA_OPTION = click.option("--data", type=click.Path(path_type=Path),
+                           help="data directory [default: ./sealedreg-data]")
+CONFIG_OPTION = click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+
+
 @click.group()
 @click.version_option(__version__, prog_name="sealedreg")
 def main() -> None:
@@ -21,8 +26,8 @@ def main() -> None:
 
 @main.command()
 @click.option("--listen", help="HOST:PORT to listen on [default: 127.0.0.1:5000]")
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="log level")
 @click.option("--ipfs-api", help="store in this Kubo node (RPC API URL) instead of the embedded store")
 @click.option("--auth", type=click.Choice(["none", "token", "basic"]),
@@ -124,8 +129,8 @@ def _registry_command(config_file: Path | None, data: Path | None, fn):
 
 
 @main.command()
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--ipfs-api", help="the Kubo node the registry stores in (when it does)")
 @click.argument("ref")
 def inspect(data: Path | None, config_file: Path | None, ipfs_api: str | None, ref: str) -> None:
@@ -158,8 +163,8 @@ def org_secret(path: Path) -> None:
 
 
 @main.command("export")
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="CAR file to write")
 @click.option("--ipfs-api", help="the Kubo node the registry stores in (when it does)")
 @click.option("--index-only", is_flag=True, help="write only the index: the blocks are fetched over IPFS on import")
@@ -181,8 +186,8 @@ def export_cmd(data: Path | None, config_file: Path | None, output: Path, ipfs_a
 
 
 @main.command("import")
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--ipfs-api", help="store in this Kubo node (RPC API URL)")
 @click.argument("car", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def import_cmd(data: Path | None, config_file: Path | None, ipfs_api: str | None, car: Path) -> None:
@@ -196,8 +201,8 @@ def import_cmd(data: Path | None, config_file: Path | None, ipfs_api: str | None
 
 
 @main.command()
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--ipfs-api", help="store in this Kubo node (RPC API URL)")
 @click.argument("namespace")
 def publish(data: Path | None, config_file: Path | None, ipfs_api: str | None, namespace: str) -> None:
@@ -239,8 +244,8 @@ def keygen(name: str, keys_dir: Path, force: bool) -> None:
 
 
 @main.command()
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, or a domain (keys from its DNS)")
 @click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
 @click.argument("repo")
@@ -258,8 +263,8 @@ def grant(data: Path | None, config_file: Path | None, recipient: str, dns_serve
 
 
 @main.command()
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, a domain, or kid:<16 hex>")
 @click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
 @click.option("--rotate", is_flag=True, help="also move the repository's future layers to a fresh org secret")
@@ -283,8 +288,8 @@ def revoke(data: Path | None, config_file: Path | None, recipient: str, dns_serv
 
 
 @main.command()
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.argument("repo")
 def grants(data: Path | None, config_file: Path | None, repo: str) -> None:
     """List the key ids a private repository is sealed to (the organisation's first)."""
@@ -338,8 +343,8 @@ def _users_path(config_file: Path | None, data: Path | None) -> Path:
 
 
 @user.command("add")
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @click.option("--replace", is_flag=True, help="set a new password for an existing user")
 @click.argument("name")
@@ -361,8 +366,8 @@ def user_add(data: Path | None, config_file: Path | None, password_stdin: bool, 
 
 
 @user.command("remove")
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 @click.argument("name")
 def user_remove(data: Path | None, config_file: Path | None, name: str) -> None:
     """Remove user NAME (their tokens expire; refresh tokens stop working at once)."""
@@ -377,8 +382,8 @@ def user_remove(data: Path | None, config_file: Path | None, name: str) -> None:
 
 
 @user.command("list")
-@click.option("--data", type=click.Path(path_type=Path), help="data directory [default: ./sealedreg-data]")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
+@DATA_OPTION
+@CONFIG_OPTION
 def user_list(data: Path | None, config_file: Path | None) -> None:
     """List the users, one per line (with their groups from the config)."""
     from sealedreg.auth.users import UsersFileError, list_users
