@@ -159,7 +159,7 @@ def _namespaces(raw: Any, base: Path) -> dict[str, NamespaceConfig]:
         raise ConfigError("namespaces: expected a table of namespaces")
     out = {}
     for ns, table in raw.items():
-        if not _NAMESPACE.match(ns):
+        if not _NAMESPACE.fullmatch(ns):
             raise ConfigError(f"namespaces: {ns!r} is not a namespace (one repository-name component)")
         if not isinstance(table, dict):
             raise ConfigError(f"namespaces.{ns}: expected a table")
@@ -260,8 +260,9 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
     config.auth = config.auth.strip().lower()
     if config.auth not in ("", "none", "token", "basic"):
         raise ConfigError(f"auth: unknown mode {config.auth!r} (available: none, token, basic)")
-    if config.token_lifetime <= 0 or config.refresh_token_lifetime <= 0:
-        raise ConfigError("token_lifetime, refresh_token_lifetime: must be positive")
+    if config.token_lifetime < 60 or config.refresh_token_lifetime < 60:
+        # The token spec: a token should never be handed out with under 60 s to live.
+        raise ConfigError("token_lifetime, refresh_token_lifetime: must be at least 60 seconds")
     if not config.auth_service or '"' in config.auth_service or '"' in config.auth_realm:
         raise ConfigError("auth_service, auth_realm: must be non-empty and free of double quotes")
     if config.max_blob_size < 0:

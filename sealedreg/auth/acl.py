@@ -54,7 +54,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
 
 
 def glob_match(pattern: str, name: str) -> bool:
-    return compile_glob(pattern).match(name) is not None
+    return compile_glob(pattern).fullmatch(name) is not None
 
 
 @dataclass(frozen=True)

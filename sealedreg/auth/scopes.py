@@ -73,12 +73,12 @@ def parse_scope(text: str) -> Scope | None:
     name, sep2, actions_text = rest.rpartition(":")
     if not sep or not sep2 or not head or not name:
         raise ScopeError(f"malformed scope {text[:64]!r}: want type:name:actions")
-    m = _TYPE.match(head)
+    m = _TYPE.fullmatch(head)
     if not m:
         raise ScopeError(f"malformed resource type in scope {text[:64]!r}")
     rtype = m.group(1)
     actions = frozenset(a for a in actions_text.split(",") if a)
-    if not actions or not all(_ACTION.match(a) for a in actions):
+    if not actions or not all(_ACTION.fullmatch(a) for a in actions):
         raise ScopeError(f"malformed actions in scope {text[:64]!r}")
     if rtype == REPOSITORY:
         try:

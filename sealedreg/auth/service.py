@@ -280,7 +280,7 @@ class Authenticator:
         if self.config.auth_realm:
             return self.config.auth_realm
         host = Headers(scope=scope).get("host", "")
-        if not _HOST.match(host):
+        if not _HOST.fullmatch(host):
             host = f"{self.config.host}:{self.config.port}"
         return f"{scope.get('scheme', 'http')}://{host}/token"
 

@@ -47,7 +47,7 @@ class UsersFileError(ValueError):
 
 
 def validate_user_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsersFileError("user names are 1-64 characters: letters, digits and . _ @ + - "
                              "(not starting with a punctuation character)")
     return name
@@ -112,7 +112,7 @@ def parse(text: str, source: str = "users file") -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         name, sep, hashed = line.partition(":")
-        if not sep or not _FILE_NAME.match(name):
+        if not sep or not _FILE_NAME.fullmatch(name):
             log.warning("%s line %d: not a `name:hash` entry; ignored", source, number)
             continue
         if not is_bcrypt(hashed):

@@ -36,7 +36,7 @@ class Digest:
     @classmethod
     def parse(cls, text: str) -> "Digest":
         """Parse and validate; raise DigestInvalid (or Unsupported) otherwise."""
-        if len(text) > 256 or not _GRAMMAR.match(text):
+        if len(text) > 256 or not _GRAMMAR.fullmatch(text):
             raise DigestInvalid("invalid digest", detail={"digest": text[:256]})
         algorithm, encoded = text.split(":", 1)
         if algorithm not in ALGORITHMS:

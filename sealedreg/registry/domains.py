@@ -64,7 +64,7 @@ class Domains:
     def get(self, name: str) -> Domain:
         if name == GLOBAL:
             return self._global
-        m = _ROTATED.match(name)
+        m = _ROTATED.fullmatch(name)
         if m:
             return self._load_rotated(name, m.group(2))
         domain = self._org.get(name.removeprefix("org:"))

@@ -66,7 +66,7 @@ def _descriptor(obj: Any, where: str) -> Descriptor:
     if not isinstance(obj, dict):
         raise _invalid(f"{where} is not a descriptor")
     media_type, digest, size = obj.get("mediaType"), obj.get("digest"), obj.get("size")
-    if not isinstance(media_type, str) or not _MEDIA_TYPE.match(media_type):
+    if not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type):
         raise _invalid(f"{where}.mediaType is missing or malformed")
     if not isinstance(digest, str):
         raise _invalid(f"{where}.digest is missing")
@@ -108,7 +108,7 @@ def _common(doc: dict, info: ManifestInfo) -> None:
         info.annotations = _annotations(doc["annotations"], "annotations")
     artifact_type = doc.get("artifactType")
     if artifact_type is not None:
-        if not isinstance(artifact_type, str) or not _MEDIA_TYPE.match(artifact_type):
+        if not isinstance(artifact_type, str) or not _MEDIA_TYPE.fullmatch(artifact_type):
             raise _invalid("artifactType is malformed")
         info.artifact_type = artifact_type
 

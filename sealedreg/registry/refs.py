@@ -22,13 +22,13 @@ _TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 
 def validate_name(name: str) -> str:
     """Return `name` if it is a valid repository name, else raise NameInvalid."""
-    if not name or len(name) > NAME_MAX or not _NAME.match(name):
+    if not name or len(name) > NAME_MAX or not _NAME.fullmatch(name):
         raise NameInvalid(detail={"name": name[:NAME_MAX]})
     return name
 
 
 def is_valid_tag(tag: str) -> bool:
-    return bool(_TAG.match(tag))
+    return bool(_TAG.fullmatch(tag))
 
 
 def validate_tag(tag: str) -> str:

@@ -51,3 +51,13 @@ def test_digest_of_matches_hashlib():
 
     assert Digest.of(b"abc").hex == hashlib.sha256(b"abc").hexdigest()
     assert Digest.of(b"abc", "sha512").hex == hashlib.sha512(b"abc").hexdigest()
+
+
+def test_a_trailing_newline_is_not_part_of_any_grammar():
+    for bad in ("alice/app\n", "a\n"):
+        with pytest.raises(NameInvalid):
+            validate_name(bad)
+    with pytest.raises(ManifestInvalid):
+        validate_tag("v1\n")
+    with pytest.raises(DigestInvalid):
+        Digest.parse("sha256:" + "a" * 64 + "\n")
