@@ -302,8 +302,10 @@ def grants(data: Path | None, config_file: Path | None, repo: str) -> None:
 @click.option("--publisher", required=True, help="the publisher: ed25519:<base64>, its .pub file, or its domain")
 @click.option("--dns-server", help="HOST:PORT of the DNS server to ask (default: the system resolver)")
 @click.option("--min-seq", type=int, default=0, help="refuse envelopes older than this sequence number")
+@click.option("--repo", required=True, help="the private repository the envelope must be for")
 @click.argument("envelope", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def open_cmd(key_file: Path, publisher: str, dns_server: str | None, min_seq: int, envelope: Path) -> None:
+def open_cmd(key_file: Path, publisher: str, dns_server: str | None, min_seq: int, repo: str,
+             envelope: Path) -> None:
     """Verify and open a sealed envelope as one of its recipients; print its contents."""
     import json
 
@@ -326,7 +328,10 @@ def open_cmd(key_file: Path, publisher: str, dns_server: str | None, min_seq: in
                 verify_key = org_keys(publisher, dns_server).sig
             except DnsError as exc:
                 raise KeyError_(str(exc)) from None
-        opened = open_envelope(envelope.read_bytes(), publisher=verify_key, recipient=keys, min_seq=min_seq)
+        from sealedreg.registry.domains import namespace_of
+
+        opened = open_envelope(envelope.read_bytes(), publisher=verify_key, recipient=keys,
+                               namespace=namespace_of(repo), repo=repo, min_seq=min_seq)
     except (KeyError_, SecretFileError, EnvelopeError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"namespace": opened.namespace, "seq": opened.seq, "recipients": opened.recipients,

@@ -15,12 +15,15 @@ import hmac
 import logging
 import os
 import re
+from urllib.parse import unquote
 
 from sealedreg.registry.policy import Policy
 
 _DIGEST = re.compile(r"(sha256|sha512)(?::|%3[aA])([0-9a-f]{128}|[0-9a-f]{64})(?![0-9a-f])")
 _HEX = re.compile(r"(?<![0-9a-f])[0-9a-f]{64,128}(?![0-9a-f])")
-_V2_PATH = re.compile(r"/v2/(?P<name>[a-z0-9][a-z0-9._/-]*?)/(?P<kind>manifests|blobs|tags|referrers)(?P<rest>/[^\s\"?]*)?")
+_V2_PATH = re.compile(r"/v2/(?P<name>[a-z0-9][a-z0-9._/-]*?)/(?P<kind>manifests|blobs|tags|referrers)"
+                      r"(?P<rest>/[^\s\"?]*)?(?P<query>\?[^\s\"]*)?")
+_SCOPE = re.compile(r"(repository(?:\([a-z0-9]+\))?:)([a-z0-9][a-z0-9._/-]*)(:)")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)+")
 
 
@@ -34,14 +37,23 @@ class Redactor(logging.Filter):
         return "<r:" + hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:8] + ">"
 
     def redact(self, text: str) -> str:
+        # Clients percent-encode names in queries (from=, scope=): read them decoded.
+        text = unquote(text)
+
         def path(m: re.Match) -> str:
             name, kind, rest = m.group("name"), m.group("kind"), m.group("rest") or ""
             if not self.policy.is_private(name):
                 return m.group(0)
-            return f"/v2/{self.token(name)}/{kind}" + re.sub(r"/([^/]+)$", lambda r: "/" + self.token(r.group(1)),
-                                                                rest)
+            rest = re.sub(r"/([^/]+)$", lambda r: "/" + self.token(r.group(1)), rest)
+            query = "?" + self.token(m.group("query")) if m.group("query") else ""
+            return f"/v2/{self.token(name)}/{kind}{rest}{query}"
+
+        def scope(m: re.Match) -> str:
+            name = m.group(2)
+            return m.group(1) + (self.token(name) if self.policy.is_private(name) else name) + m.group(3)
 
         text = _V2_PATH.sub(path, text)
+        text = _SCOPE.sub(scope, text)
         text = _NAME.sub(lambda m: self.token(m.group(0)) if self.policy.is_private(m.group(0)) else m.group(0), text)
         text = _DIGEST.sub(lambda m: f"{m.group(1)}:{self.token(m.group(0))}", text)
         return _HEX.sub(lambda m: self.token(m.group(0)), text)

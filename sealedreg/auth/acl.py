@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from sealedreg.auth.scopes import CATALOG, PULL, PUSH, REGISTRY, REPOSITORY, REPOSITORY_ACTIONS, Scope
 
@@ -90,6 +90,9 @@ class Acl:
     rules: Sequence[Rule] = DEFAULT_RULES
     groups: Mapping[str, Iterable[str]] = field(default_factory=dict)
     anonymous_pull: Sequence[str] = ()
+    # Private repositories (DESIGN §4) are never pulled anonymously through a
+    # glob: only an anonymous_pull entry naming the repository exactly opens one.
+    is_private: Callable[[str], bool] = lambda repository: False
 
     def __post_init__(self) -> None:
         membership: dict[str, set[str]] = {}
@@ -104,6 +107,8 @@ class Acl:
     def repository_actions(self, subject: str | None, repository: str) -> frozenset[str]:
         """What `subject` (None: anonymous) may do on `repository`."""
         if subject is ANONYMOUS:
+            if self.is_private(repository):
+                return frozenset({PULL}) if repository in self.anonymous_pull else frozenset()
             return frozenset({PULL}) if any(glob_match(p, repository) for p in self.anonymous_pull) else frozenset()
         member_of = self.groups_of(subject)
         granted: set[str] = set()

@@ -41,6 +41,7 @@ from starlette.types import Scope as AsgiScope
 from sealedreg.api.errors import error_response
 from sealedreg.auth import users as userfile
 from sealedreg.auth.acl import ANONYMOUS, DEFAULT_RULES, Acl, Rule
+from sealedreg.registry.policy import NamespacePolicy, Policy
 from sealedreg.auth.scopes import CATALOG, PULL, PUSH, REGISTRY, REPOSITORY, Scope, format_scopes, sort_actions
 from sealedreg.auth.throttle import Throttle
 from sealedreg.auth.tokens import Grant, TokenError, Tokens, load_or_create_key
@@ -121,7 +122,8 @@ def build_acl(config: Config) -> Acl:
     else:
         rules = [Rule(tuple(r.repositories), frozenset(r.actions), frozenset(r.users), frozenset(r.groups))
                  for r in config.acl]
-    return Acl(tuple(rules), dict(config.groups), tuple(config.anonymous_pull))
+    private = Policy({ns: NamespacePolicy(ns, tuple(nsc.private)) for ns, nsc in config.namespaces.items()})
+    return Acl(tuple(rules), dict(config.groups), tuple(config.anonymous_pull), private.is_private)
 
 
 # --------------------------------------------------------------------------- identities
@@ -252,11 +254,12 @@ class Authenticator:
             return Login(Outcome.OK, user, hashed)
         self.throttle.begin(client)
         try:
+            cost = self.users.max_cost()
             if hashed is None:
-                await to_thread.run_sync(userfile.dummy_check, password)
+                await to_thread.run_sync(userfile.dummy_check, password, cost)
                 ok = False
             else:
-                ok = await to_thread.run_sync(userfile.check_password, password, hashed)
+                ok = await to_thread.run_sync(userfile.check_password, password, hashed, cost)
             if not ok:
                 self.throttle.failed(client)
         finally:

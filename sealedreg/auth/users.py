@@ -74,25 +74,39 @@ def is_bcrypt(hashed: str) -> bool:
     return hashed.startswith(_BCRYPT_PREFIXES)
 
 
-def check_password(password: str, hashed: str) -> bool:
-    """True if `password` matches the bcrypt hash (blocking: ~cost-dependent ms)."""
+def bcrypt_cost(hashed: str) -> int | None:
+    """The cost of a bcrypt hash (`$2y$05$…` → 5), None if it is not one."""
     if not is_bcrypt(hashed):
-        return False
+        return None
+    try:
+        return int(hashed.split("$")[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def check_password(password: str, hashed: str, cost: int | None = None) -> bool:
+    """True if `password` matches the bcrypt hash (blocking: ~cost-dependent ms).
+
+    A hash that is not bcrypt never matches, but still costs a dummy check of
+    `cost`, so the time taken says nothing about what the file holds."""
+    if not is_bcrypt(hashed):
+        return dummy_check(password, cost)
     try:
         return bcrypt.checkpw(password.encode()[:PASSWORD_MAX_BYTES], hashed.encode())
     except ValueError:  # a corrupt hash
         return False
 
 
-_DUMMY_HASH: str | None = None
+_DUMMY_HASHES: dict[int, str] = {}
 
 
-def dummy_check(password: str) -> bool:
-    """Spend the time a real check would, for an unknown user; always False."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password("sealedreg dummy password")
-    check_password(password, _DUMMY_HASH)
+def dummy_check(password: str, cost: int | None = None) -> bool:
+    """Spend the time a real check of `cost` would (for an unknown user: the
+    users file's highest cost, so unknown and known users take as long); always False."""
+    cost = cost or BCRYPT_COST
+    if cost not in _DUMMY_HASHES:
+        _DUMMY_HASHES[cost] = hash_password("sealedreg dummy password", cost)
+    check_password(password, _DUMMY_HASHES[cost])
     return False
 
 
@@ -244,6 +258,11 @@ class Users:
 
     def hash_of(self, name: str) -> str | None:
         return self._current().get(name)
+
+    def max_cost(self) -> int | None:
+        """The highest bcrypt cost in the file: what a check for an unknown user must cost."""
+        costs = [c for c in map(bcrypt_cost, self._current().values()) if c is not None]
+        return max(costs) if costs else None
 
     def exists(self, name: str) -> bool:
         return name in self._current()

@@ -104,19 +104,25 @@ def verify(raw: bytes, publisher: VerifyKey) -> dict:
     return header
 
 
-def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, min_seq: int = 0,
-                  namespace: str | None = None) -> Opened:
-    """Verify, then decrypt with `recipient`'s box key. `min_seq` is the highest
-    sequence number already seen for this envelope: anything lower is a replay."""
+def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, namespace: str, repo: str,
+                  min_seq: int = 0) -> Opened:
+    """Verify, then decrypt with `recipient`'s box key.
+
+    The envelope must be the one for `repo` in `namespace` (its header id and
+    its payload both say so): a publisher's envelope for another repository,
+    served in its place, is refused. `min_seq` is the highest sequence number
+    already seen for this envelope: anything lower is a replay."""
+    from sealedreg.storage.tree import envelope_id
+
     header = verify(raw, publisher)
+    if header.get("ns") != namespace or header.get("id") != envelope_id(namespace, repo):
+        raise EnvelopeError(f"this envelope is not the one for {repo}")
     _, nonce, body, _ = _parse(raw)
     seq = header.get("seq")
     if not isinstance(seq, int) or seq < 0:
         raise EnvelopeError("malformed sequence number")
     if seq < min_seq:
         raise EnvelopeError(f"sequence {seq} is older than {min_seq}, already seen: refusing a rollback")
-    if namespace is not None and header.get("ns") != namespace:
-        raise EnvelopeError("envelope belongs to another namespace")
     mine = kid(bytes(recipient.box.public_key))
     stanzas = [r for r in header.get("recipients") or [] if isinstance(r, dict) and r.get("kid") == mine]
     if not stanzas:
@@ -127,5 +133,7 @@ def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, min_s
         payload = json.loads(plaintext)
     except (CryptoError, ValueError, KeyError, TypeError):
         raise EnvelopeError("cannot open: wrong key or tampered contents") from None
+    if not isinstance(payload, dict) or payload.get("repo") != repo:
+        raise EnvelopeError(f"this envelope is not the one for {repo}")
     return Opened(str(header.get("ns")), str(header.get("id")), seq, header["publisher"],
                   [r["kid"] for r in header["recipients"]], payload)

@@ -18,13 +18,15 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
-from sealedreg.crypto.secrets import SecretFileError
+from sealedreg.crypto.secrets import check_private
+from sealedreg.fileio import fsync_dir
 
 KEY_VERSION = "sealedreg-key/v1"
 PUB_VERSION = "sealedreg-pub/v1"
@@ -116,36 +118,36 @@ def write_keys(keys: OrgKeys, directory: Path, force: bool = False) -> tuple[Pat
     """Write `<name>.key` (0600, never overwritten unless `force`) and `<name>.pub`."""
     if not _NAME.match(keys.name):
         raise KeyError_(f"{keys.name!r} is not a usable key name")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     private, public = directory / f"{keys.name}.key", directory / f"{keys.name}.pub"
     if not force and (private.exists() or public.exists()):
         raise KeyError_(f"{private} already exists; use --force to replace it")
-    tmp = directory / f".{keys.name}.key.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(keys.to_json())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, private)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{keys.name}.", suffix=".tmp")  # new, 0600, ours
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(keys.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, private)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     public.write_bytes(keys.public.to_json())
+    fsync_dir(directory)
     return private, public
 
 
 def load_keys(path: Path) -> OrgKeys:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise KeyError_(f"key file {path} not found") from None
-    if st.st_mode & 0o077:
-        raise SecretFileError(f"key file {path} is readable by others (mode {st.st_mode & 0o777:o}); chmod 600 it")
+    check_private(path, "key file")
     try:
         doc = json.loads(path.read_bytes())
     except ValueError:
         raise KeyError_(f"{path} is not a sealedreg key file") from None
-    if not isinstance(doc, dict) or doc.get("v") != KEY_VERSION:
+    if not isinstance(doc, dict) or doc.get("v") != KEY_VERSION or not {"sig", "box"} <= set(doc):
         raise KeyError_(f"{path} is not a {KEY_VERSION} key file")
-    return OrgKeys(str(doc.get("name", path.stem)), SigningKey(parse_tagged(doc["sig"], "ed25519")),
-                   PrivateKey(parse_tagged(doc["box"], "x25519")))
+    return OrgKeys(str(doc.get("name", path.stem)), SigningKey(parse_tagged(str(doc["sig"]), "ed25519")),
+                   PrivateKey(parse_tagged(str(doc["box"]), "x25519")))
 
 
 def load_public(path: Path) -> PublicKeys:

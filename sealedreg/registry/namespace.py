@@ -40,6 +40,8 @@ async def build_namespace_tree(registry, namespace: str) -> dict:  # a sealedreg
 
     entries: list[tree.Entry] = []
     state = hashlib.sha256()
+    if keys is not None:  # new keys: everything must be re-signed and re-sealed
+        state.update(f"keys\0{keys.public.sig_text}\0{keys.public.box_text}\n".encode())
     # One entry per stored blob: by digest when it is global and a public
     # repository holds it, else by CID only (org domain, or private-only).
     blobs: dict[tuple[str, str], tuple[BlobRecord, bool]] = {}

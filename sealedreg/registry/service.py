@@ -34,7 +34,7 @@ from sealedreg.registry.errors import (
     Unsupported,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
-from sealedreg.registry.refs import parse_reference, validate_tag
+from sealedreg.registry.refs import parse_reference, validate_name, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
 from sealedreg.registry.domains import GLOBAL, Domain, namespace_of
 from sealedreg.registry.namespace import build_namespace_tree
@@ -328,6 +328,8 @@ class Registry:
     async def grant(self, repo: str, recipient: PublicKey) -> dict:
         """Add a recipient to a private repository and re-seal its envelope."""
         self._require_private(repo)
+        if not await self.index.repo_exists(repo):
+            raise NameUnknown(f"{repo} holds nothing yet: push to it first, then grant")
         await self.index.grant(repo, kid(bytes(recipient)), "x25519:" + b64(bytes(recipient)))
         return await self.build_tree(namespace_of(repo))
 
@@ -350,6 +352,7 @@ class Registry:
         return [keys.public.kid] + sorted(await self.index.grants(repo))
 
     def _require_private(self, repo: str) -> None:
+        validate_name(repo)
         if not self.policy.is_private(repo):
             raise NameInvalid(f"{repo} is not a private repository (see [namespaces] private in the config)")
 

@@ -111,7 +111,7 @@ def test_private_repository_lifecycle(tmp_path, org):
 
     # the partner opens it and decrypts the private layer to the exact pushed bytes
     opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
-                            str(keys / "example.com.pub"), str(envelope)).stdout)
+                            str(keys / "example.com.pub"), "--repo", private_repo, str(envelope)).stdout)
     assert opened["tags"] == {secret_tag: priv.manifest_digest}
     assert base64.b64decode(opened["manifests"][priv.manifest_digest]["data"]) == priv.manifest_bytes
     layer = opened["layers"][priv.layer_digests[0]]
@@ -128,15 +128,15 @@ def test_private_repository_lifecycle(tmp_path, org):
 
     # a non-recipient cannot open it
     p = cli("open", "--key", str(keys / "stranger.net.key"), "--publisher", str(keys / "example.com.pub"),
-            str(envelope), check=False)
+            "--repo", private_repo, str(envelope), check=False)
     assert p.returncode != 0 and "not a recipient" in p.stderr
     # a forged publisher is refused
     p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "stranger.net.pub"),
-            str(envelope), check=False)
+            "--repo", private_repo, str(envelope), check=False)
     assert p.returncode != 0 and "publisher" in p.stderr
     # an old envelope is refused once a newer one has been seen
     p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "example.com.pub"),
-            "--min-seq", str(state["tree"]["seq"] + 1), str(envelope), check=False)
+            "--repo", private_repo, "--min-seq", str(state["tree"]["seq"] + 1), str(envelope), check=False)
     assert p.returncode != 0 and "rollback" in p.stderr
 
     # revoked: what is sealed afterwards, the partner cannot open
@@ -148,7 +148,7 @@ def test_private_repository_lifecycle(tmp_path, org):
     after = tmp_path / "after.json"
     after.write_bytes(Tree(data, revoked["root"]).file(envelope_path("example.com", private_repo)))
     p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "example.com.pub"),
-            str(after), check=False)
+            "--repo", private_repo, str(after), check=False)
     assert p.returncode != 0 and "not a recipient" in p.stderr
     assert cli("grants", "--data", str(data), "--config", str(cfg), private_repo).stdout.split() == kids[:1]
 
@@ -190,6 +190,9 @@ def test_grant_refuses_public_repositories_and_bad_recipients(tmp_path, org):
     p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"),
             "example.com/public", check=False)
     assert p.returncode != 0 and "not a private repository" in p.stderr
+    p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"),
+            "example.com/secret-typo", check=False)
+    assert p.returncode != 0 and "push to it first" in p.stderr
     for bad in ("x25519:short", "/nonexistent/x.pub"):
         p = cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", bad, "example.com/secret-a",
                 check=False)
@@ -218,7 +221,7 @@ def test_grant_by_domain_looks_the_key_up_in_dns(tmp_path, org):
     envelope = tmp_path / "env.json"
     envelope.write_bytes(tree.file(envelope_path("example.com", "example.com/secret-x")))
     opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
-                            str(keys / "example.com.pub"), str(envelope)).stdout)
+                            str(keys / "example.com.pub"), "--repo", "example.com/secret-x", str(envelope)).stdout)
     assert opened["tags"] == {"1": img.manifest_digest}
     # and the namespace descriptor is signed by the organisation
     from nacl.signing import VerifyKey

@@ -3,7 +3,8 @@ import logging
 from sealedreg.logs import Redactor
 from sealedreg.registry.policy import NamespacePolicy, Policy
 
-POLICY = Policy({"example.com": NamespacePolicy("example.com", ("secret-*",))})
+POLICY = Policy({"example.com": NamespacePolicy("example.com", ("secret-*",)),
+                 "acme": NamespacePolicy("acme", ("*",))})
 D = "sha256:" + "ab" * 32
 
 
@@ -35,3 +36,17 @@ def test_filter_rewrites_records_and_tracebacks():
     assert r.filter(record)
     text = record.getMessage() + (record.exc_text or "")
     assert "secret-x" not in text and "ab" * 32 not in text and "ValueError" in text
+
+
+def test_encoded_queries_scopes_and_single_component_names():
+    r = Redactor(POLICY)
+    lines = [
+        "POST /v2/example.com/other/blobs/uploads/?mount=sha256%3A" + "ab" * 32 + "&from=example.com%2Fsecret-app",
+        "GET /token?scope=repository%3Aexample.com%2Fsecret-app%3Apull&service=x HTTP/1.1",
+        "GET /v2/example.com/secret-app/tags/list?n=10&last=v9-launch HTTP/1.1",
+        "token issued to bob: repository:acme:pull",
+    ]
+    for line in lines:
+        out = r.redact(line)
+        for secret in ("secret-app", "v9-launch", "ab" * 32, "repository:acme:"):
+            assert secret not in out, (line, out)

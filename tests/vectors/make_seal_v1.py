@@ -13,6 +13,7 @@ from nacl.signing import SigningKey
 
 from sealedreg.crypto.envelope import seal
 from sealedreg.crypto.keys import OrgKeys, b64
+from sealedreg.storage.tree import envelope_id
 
 PUBLISHER = OrgKeys("example.com", SigningKey(bytes(range(32))), PrivateKey(bytes(range(32, 64))))
 RECIPIENT = OrgKeys("partner.org", SigningKey(bytes(range(64, 96))), PrivateKey(bytes(range(96, 128))))
@@ -22,7 +23,8 @@ PAYLOAD = {"v": 1, "repo": "example.com/secret", "tags": {"1.0": "sha256:" + "ab
 
 
 def main() -> None:
-    envelope = seal(PAYLOAD, namespace="example.com", envelope_id="0" * 64, seq=7, publisher=PUBLISHER,
+    envelope = seal(PAYLOAD, namespace="example.com", envelope_id=envelope_id("example.com", PAYLOAD["repo"]),
+                    seq=7, publisher=PUBLISHER,
                     recipients=[PUBLISHER.box.public_key, RECIPIENT.box.public_key])
     print(json.dumps({
         "format": "sealedreg-seal/v1",

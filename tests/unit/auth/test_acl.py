@@ -92,3 +92,13 @@ def test_default_rules_let_every_user_do_everything_but_not_anonymous():
     assert acl.rules == DEFAULT_RULES
     assert acl.repository_actions("anyone", "x/y") == {"pull", "push", "delete"}
     assert acl.repository_actions(ANONYMOUS, "x/y") == frozenset()
+
+
+def test_anonymous_pull_globs_never_open_private_repositories():
+    from sealedreg.auth.acl import Acl
+
+    acl = Acl(anonymous_pull=("**",), is_private=lambda r: r.startswith("example.com/secret"))
+    assert acl.repository_actions(None, "example.com/public") == frozenset({"pull"})
+    assert acl.repository_actions(None, "example.com/secret-app") == frozenset()
+    named = Acl(anonymous_pull=("example.com/secret-app",), is_private=lambda r: True)
+    assert named.repository_actions(None, "example.com/secret-app") == frozenset({"pull"})

@@ -119,3 +119,11 @@ def test_users_reloads_and_fails_closed(tmp_path, caplog):
     assert users.exists("alice")
     u.remove_user(path, "alice")
     assert not users.exists("alice") and users.exists("bob")
+
+
+def test_unknown_users_and_odd_hashes_cost_as_much_as_the_file_s_strongest_hash():
+    from sealedreg.auth.users import _DUMMY_HASHES, bcrypt_cost, check_password, dummy_check, hash_password
+
+    assert bcrypt_cost(hash_password("pw", 5)) == 5 and bcrypt_cost("{SHA}abc") is None
+    assert dummy_check("guess", 5) is False and 5 in _DUMMY_HASHES
+    assert check_password("x", "{SHA}not-bcrypt", 5) is False  # no match, but the same bcrypt work

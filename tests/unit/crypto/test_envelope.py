@@ -21,11 +21,12 @@ def keys(doc) -> OrgKeys:
 
 PUB, REC = keys(V["publisher_key"]), keys(V["recipient_key"])
 ENV = V["envelope"].encode()
+WHERE = {"namespace": "example.com", "repo": V["payload"]["repo"]}
 
 
 def test_vector_opens_for_every_recipient():
     for who in (PUB, REC):
-        opened = open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=who, namespace="example.com")
+        opened = open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=who, **WHERE)
         assert opened.payload == V["payload"] and opened.seq == V["seq"]
         assert set(opened.recipients) == {PUB.public.kid, REC.public.kid}
 
@@ -40,7 +41,7 @@ def test_header_is_bound_and_recipients_named_by_kid_only():
 
 def test_non_recipient_cannot_open():
     with pytest.raises(EnvelopeError, match="not a recipient"):
-        open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=OrgKeys.generate("stranger"))
+        open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=OrgKeys.generate("stranger"), **WHERE)
 
 
 def _mutate(fn) -> bytes:
@@ -67,26 +68,42 @@ def _flip_b64(text: str, at: int = 5) -> str:
 ])
 def test_tampering_is_refused(change):
     with pytest.raises(EnvelopeError):
-        open_envelope(_mutate(change), publisher=PUB.sig.verify_key, recipient=REC)
+        open_envelope(_mutate(change), publisher=PUB.sig.verify_key, recipient=REC, **WHERE)
 
 
 def test_resigned_by_another_key_is_refused():
     mallory = OrgKeys.generate("mallory")
-    forged = seal(V["payload"], namespace="example.com", envelope_id="0" * 64, seq=99, publisher=mallory,
-                  recipients=[REC.box.public_key])
+    forged = seal(V["payload"], namespace="example.com", envelope_id=json.loads(ENV)["header"]["id"], seq=99,
+                  publisher=mallory, recipients=[REC.box.public_key])
     with pytest.raises(EnvelopeError, match="expected publisher"):
-        open_envelope(forged, publisher=PUB.sig.verify_key, recipient=REC)
+        open_envelope(forged, publisher=PUB.sig.verify_key, recipient=REC, **WHERE)
     # even with the honest publisher's key put back in the header, the signature fails
     doc = json.loads(forged)
     doc["header"]["publisher"] = "ed25519:" + base64.b64encode(bytes(PUB.sig.verify_key)).decode()
     with pytest.raises(EnvelopeError, match="bad signature"):
-        open_envelope(canonical(doc), publisher=PUB.sig.verify_key, recipient=REC)
+        open_envelope(canonical(doc), publisher=PUB.sig.verify_key, recipient=REC, **WHERE)
 
 
 def test_rollback_is_refused():
-    open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, min_seq=7)
+    open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, min_seq=7, **WHERE)
     with pytest.raises(EnvelopeError, match="rollback"):
-        open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, min_seq=8)
+        open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, min_seq=8, **WHERE)
+
+
+def test_an_envelope_served_for_another_repository_is_refused():
+    """The publisher's genuine envelope for repo A, handed over as repo B's."""
+    for where in ({"namespace": "example.com", "repo": "example.com/other"},
+                  {"namespace": "other.org", "repo": "other.org/secret"}):
+        with pytest.raises(EnvelopeError, match="not the one for"):
+            open_envelope(ENV, publisher=PUB.sig.verify_key, recipient=REC, **where)
+    # a sealed payload that names another repository than its header is refused too
+    from sealedreg.storage.tree import envelope_id
+
+    lying = seal({**V["payload"], "repo": "example.com/other"}, namespace="example.com",
+                 envelope_id=envelope_id("example.com", V["payload"]["repo"]), seq=8, publisher=PUB,
+                 recipients=[REC.box.public_key])
+    with pytest.raises(EnvelopeError, match="not the one for"):
+        open_envelope(lying, publisher=PUB.sig.verify_key, recipient=REC, **WHERE)
 
 
 @pytest.mark.parametrize("raw", [b"", b"{}", b"[]", b"not json", b'{"header":{},"nonce":"","body":"","sig":""}',
