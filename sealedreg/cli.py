@@ -41,7 +41,7 @@ def serve(listen: str | None, data: Path | None, config_file: Path | None, log_l
                    insecure_no_auth=insecure_no_auth)
     from sealedreg.wiring import load_domains
     from sealedreg.auth.service import AuthConfigError
-    from sealedreg.crypto.secrets import SecretFileError
+    from sealedreg.crypto.protected_files import SecretFileError
     from sealedreg.server import serve as run
 
     try:
@@ -105,7 +105,7 @@ def _on_registry(config, fn, readonly: bool = False):
     transfer, a registry error) becomes one line on stderr and exit 1.
     """
     from sealedreg.crypto.keys import KeyError_
-    from sealedreg.crypto.secrets import SecretFileError
+    from sealedreg.crypto.protected_files import SecretFileError
     from sealedreg.registry.transfer import TransferError
     from sealedreg.wiring import open_registry
 
@@ -153,7 +153,7 @@ def inspect(data: Path | None, config_file: Path | None, ipfs_api: str | None, r
 @click.argument("path", type=click.Path(path_type=Path))
 def org_secret(path: Path) -> None:
     """Create a new 32-byte org secret file (mode 0600) for a namespace's dedupe domain."""
-    from sealedreg.crypto.secrets import SecretFileError, create_secret
+    from sealedreg.crypto.protected_files import SecretFileError, create_secret
 
     try:
         create_secret(path)
@@ -313,7 +313,7 @@ def open_cmd(key_file: Path, publisher: str, dns_server: str | None, min_seq: in
 
     from sealedreg.crypto.envelope import EnvelopeError, open_envelope
     from sealedreg.crypto.keys import KeyError_, load_keys, load_public, parse_tagged
-    from sealedreg.crypto.secrets import SecretFileError
+    from sealedreg.crypto.protected_files import SecretFileError
 
     try:
         keys = load_keys(key_file)

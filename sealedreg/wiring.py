@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sealedreg.config import Config, ConfigError
 from sealedreg.crypto.keys import load_keys
-from sealedreg.crypto.secrets import load_secret
+from sealedreg.crypto.protected_files import load_secret
 from sealedreg.datadir import DataDir
 from sealedreg.registry.domains import Domains
 from sealedreg.registry.index import Index

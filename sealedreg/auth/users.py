@@ -27,7 +27,7 @@ from pathlib import Path
 
 import bcrypt
 
-from sealedreg.crypto.secrets import check_private
+from sealedreg.crypto.protected_files import check_private
 from sealedreg.fileio import fsync_dir
 
 log = logging.getLogger("sealedreg.auth")

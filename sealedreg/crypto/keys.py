@@ -25,7 +25,7 @@ from pathlib import Path
 from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
-from sealedreg.crypto.secrets import check_private
+from sealedreg.crypto.protected_files import check_private
 from sealedreg.fileio import fsync_dir
 
 KEY_VERSION = "sealedreg-key/v1"

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Mapping
 
-from sealedreg.crypto.secrets import SecretFileError, create_secret, load_secret
+from sealedreg.crypto.protected_files import SecretFileError, create_secret, load_secret
 from sealedreg.registry.errors import RegistryError
 
 GLOBAL = "global"

@@ -285,7 +285,7 @@ def test_revoke_rotate_moves_future_layers_to_a_fresh_secret(tmp_path, org):
         assert (out / again.layer_digests[1].split(":")[1]).read_bytes() == \
             again.blob_path(again.layer_digests[1]).read_bytes()
     from sealedreg.crypto.convergent import derive_key, encrypt
-    from sealedreg.crypto.secrets import load_secret
+    from sealedreg.crypto.protected_files import load_secret
     from sealedreg.storage.unixfs import chunked, file_cid
 
     layer = again.blob_path(again.layer_digests[1]).read_bytes()

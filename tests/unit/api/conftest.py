@@ -57,7 +57,7 @@ def push_image(client: TestClient, repo: str, tag: str, layer: bytes = b"layer",
 def org_client(tmp_path) -> Iterator[TestClient]:
     """A registry where namespace `org.example` has its own dedupe domain."""
     from sealedreg.config import NamespaceConfig
-    from sealedreg.crypto.secrets import create_secret
+    from sealedreg.crypto.protected_files import create_secret
 
     secret = tmp_path / "org.secret"
     create_secret(secret)

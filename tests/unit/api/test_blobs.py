@@ -102,7 +102,7 @@ def test_missing_domain_secret_is_a_json_error(tmp_path):
 
     from sealedreg.api.app import build_app
     from sealedreg.config import Config, NamespaceConfig
-    from sealedreg.crypto.secrets import create_secret
+    from sealedreg.crypto.protected_files import create_secret
 
     secret = tmp_path / "org.secret"
     create_secret(secret)

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from sealedreg.crypto.keys import KeyError_, OrgKeys, b64, load_keys, load_public, write_keys
-from sealedreg.crypto.secrets import SecretFileError
+from sealedreg.crypto.protected_files import SecretFileError
 
 
 def test_write_load_round_trip(tmp_path):

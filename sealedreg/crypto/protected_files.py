@@ -1,4 +1,4 @@
-"""Secret files: created 0600, refused when anyone else could read them.
+"""Protected files: created 0600, refused when anyone else could read them.
 
 An organisation's dedupe-domain secret is 32 random bytes in a file of its
 own (DESIGN §7.6). Its bytes are never logged or put in an error message.
