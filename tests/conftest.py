@@ -28,3 +28,14 @@ def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     """One registry for a whole test module (for suites that push many images)."""
     with run_registry(tmp_path_factory.mktemp("reg") / "data") as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def kubo_built() -> None:
+    """Kubo is built (or cached); a build failure fails the tests that need it, never skips them."""
+    from tests.helpers.kubo import KuboError, kubo_binary
+
+    try:
+        kubo_binary()
+    except KuboError as e:
+        pytest.fail(f"cannot build Kubo:\n{e}", pytrace=False)

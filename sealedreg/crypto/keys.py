@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
 from sealedreg.crypto.protected_files import check_private
-from sealedreg.fileio import fsync_dir
+from sealedreg.fileio import write_atomic
 
 KEY_VERSION = "sealedreg-key/v1"
 PUB_VERSION = "sealedreg-pub/v1"
@@ -122,19 +121,9 @@ def write_keys(keys: OrgKeys, directory: Path, force: bool = False) -> tuple[Pat
     private, public = directory / f"{keys.name}.key", directory / f"{keys.name}.pub"
     if not force and (private.exists() or public.exists()):
         raise KeyError_(f"{private} already exists; use --force to replace it")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{keys.name}.", suffix=".tmp")  # new, 0600, ours
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(keys.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, private)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    public.write_bytes(keys.public.to_json())
-    fsync_dir(directory)
+    write_atomic(private, keys.to_json(), directory)  # mkstemp: a new file, 0600, never a link
+    write_atomic(public, keys.public.to_json(), directory)
+    os.chmod(public, 0o644)
     return private, public
 
 

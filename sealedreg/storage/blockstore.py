@@ -9,10 +9,9 @@ corrupt block is an error, never data. Blocking: call from a worker thread.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from sealedreg.fileio import fsync_dir
+from sealedreg.fileio import fsync_dir, write_atomic
 from sealedreg.storage.cid import CID
 
 
@@ -54,17 +53,7 @@ class BlockStore:
         if not dest.parent.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(self.root)  # the new shard's own entry
-        fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix=".blk-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(block)
-                if durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(dest, block, self.tmp_dir, durable)
         return dest
 
     def get(self, cid: CID, verify: bool = True) -> bytes:

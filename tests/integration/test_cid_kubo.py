@@ -17,20 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.kubo import KuboError, kubo_add_only_hash, kubo_binary
+from tests.helpers.kubo import kubo_add_only_hash
 from tests.helpers.unixfs_vectors import chunked, content, load_vectors
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kubo_built")]
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _kubo_built() -> None:
-    try:
-        kubo_binary()
-    except KuboError as e:
-        pytest.fail(f"cannot build Kubo:\n{e}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -17,24 +17,15 @@ from tests.helpers.kubo import (
     available_profiles,
     ipfs_cli,
     kubo_add_only_hash,
-    kubo_binary,
     read_config,
     run_kubo,
     set_config,
 )
 from tests.helpers.unixfs_vectors import content
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kubo_built")]
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _kubo_built() -> None:
-    try:
-        kubo_binary()
-    except KuboError as e:
-        pytest.fail(f"cannot build Kubo:\n{e}", pytrace=False)
 
 
 @pytest.fixture
