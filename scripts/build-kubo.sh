@@ -21,7 +21,7 @@
 set -euo pipefail
 
 # The newest stable Kubo the module proxy serves.  It has the `unixfs-v1-2025`
-# import profile (IPIP-499; Kubo >= v0.40) that DESIGN.md §5 pins.
+# import profile (IPIP-499; Kubo >= v0.40) that docs/format.md §3 pins.
 KUBO_VERSION="v0.43.1"
 
 # `go mod edit` arguments applied to Kubo's go.mod before building.

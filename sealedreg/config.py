@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from sealedreg.datadir import DataDir
+
 
 class ConfigError(ValueError):
     """A bad option: the message names it and says what is wrong."""
@@ -51,11 +53,11 @@ class Config:
 
     @property
     def users_path(self) -> Path:
-        return self.users_file if self.users_file is not None else self.data / "users.htpasswd"
+        return self.users_file if self.users_file is not None else DataDir(self.data).users_file
 
     @property
     def token_key_path(self) -> Path:
-        return self.token_key if self.token_key is not None else self.data / "token.key"
+        return self.token_key if self.token_key is not None else DataDir(self.data).token_key
 
     @property
     def host(self) -> str:

@@ -1,12 +1,14 @@
 """The one place that knows the layout of the local data directory.
 
 ```
-<data>/index.sqlite          registry index (blobs, repositories, manifests, tags)
-<data>/uploads/<id>/data     upload session bytes
-<data>/uploads/<id>/state.json
-<data>/blocks/               the embedded backend's IPFS blocks (by CID)
-<data>/secrets/<id>.secret   rotated org-domain secrets (0600)
-<data>/tmp/                  scratch files, removed on start
+<data>/index.sqlite              registry index (blobs, repositories, manifests, tags)
+<data>/uploads/<id>/data         upload session bytes
+<data>/uploads/<id>/state.json   the session's repository and committed offset
+<data>/blocks/                   the embedded backend's IPFS blocks (by CID)
+<data>/secrets/<id>.secret       rotated org-domain secrets (0600)
+<data>/users.htpasswd            the users file, unless the config names another
+<data>/token.key                 the token signing key, unless the config names another
+<data>/tmp/                      scratch files, removed on start
 ```
 
 Every path handed out is built from validated, fixed-form components (hex ids,
@@ -22,11 +24,17 @@ import shutil
 from pathlib import Path
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+_SECRET_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class DataDir:
+    """The paths of one data directory (the table above), and nothing else."""
+
     def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+        self.root = r = root.resolve()
+        self.index, self.uploads, self.blocks = r / "index.sqlite", r / "uploads", r / "blocks"
+        self.secrets, self.tmp = r / "secrets", r / "tmp"  # secrets: the rotated org domains' (0600 each)
+        self.users_file, self.token_key = r / "users.htpasswd", r / "token.key"
 
     def prepare(self, clean_scratch: bool = False) -> None:
         """Create the layout. With `clean_scratch` (only at server start, when
@@ -43,26 +51,11 @@ class DataDir:
             else:
                 leftover.unlink(missing_ok=True)
 
-    @property
-    def index(self) -> Path:
-        return self.root / "index.sqlite"
-
-    @property
-    def uploads(self) -> Path:
-        return self.root / "uploads"
-
-    @property
-    def blocks(self) -> Path:
-        return self.root / "blocks"
-
-    @property
-    def secrets(self) -> Path:
-        """Secrets the registry makes itself (rotated org domains), mode 0600 each."""
-        return self.root / "secrets"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    def rotated_secret(self, secret_id: str) -> Path:
+        """The secret file of a rotated org domain; `secret_id` must be 32 hex chars."""
+        if not _SECRET_ID.fullmatch(secret_id):
+            raise ValueError("invalid secret id")
+        return self.secrets / f"{secret_id}.secret"
 
     def session_dir(self, session_id: str) -> Path:
         """The directory of one upload session; `session_id` must be 32 hex chars."""
@@ -70,6 +63,12 @@ class DataDir:
             raise ValueError("invalid upload session id")
         return self.uploads / session_id
 
+    def session_data(self, session_id: str) -> Path:
+        return self.session_dir(session_id) / "data"
+
+    def session_state(self, session_id: str) -> Path:
+        return self.session_dir(session_id) / "state.json"
+
 
 def is_session_id(text: str) -> bool:
-    return bool(_SESSION_ID.match(text))
+    return bool(_SESSION_ID.fullmatch(text))

@@ -1,4 +1,5 @@
-"""Logging that never names private things (DESIGN §7.5).
+"""Logging that never names private things (docs/format.md §8, docs/auth.md
+"Secrets and logs").
 
 Every log record passes through `Redactor` before it is written: content
 digests anywhere, and the names and references of private repositories
@@ -15,9 +16,8 @@ import hmac
 import logging
 import os
 import re
+from typing import Callable
 from urllib.parse import unquote
-
-from sealedreg.registry.policy import Policy
 
 _DIGEST = re.compile(r"(sha256|sha512)(?::|%3[aA])([0-9a-f]{128}|[0-9a-f]{64})(?![0-9a-f])")
 _HEX = re.compile(r"(?<![0-9a-f])[0-9a-f]{64,128}(?![0-9a-f])")
@@ -27,10 +27,16 @@ _SCOPE = re.compile(r"(repository(?:\([a-z0-9]+\))?:)([a-z0-9][a-z0-9._/-]*)(:)"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)+")
 
 
+def _nothing_private(name: str) -> bool:
+    return False
+
+
 class Redactor(logging.Filter):
-    def __init__(self, policy: Policy | None = None, key: bytes | None = None) -> None:
+    """`is_private(repository)` says which names to hide (the registry's policy)."""
+
+    def __init__(self, is_private: Callable[[str], bool] = _nothing_private, key: bytes | None = None) -> None:
         super().__init__()
-        self.policy = policy or Policy()
+        self.is_private = is_private
         self._key = key or os.urandom(16)
 
     def token(self, text: str) -> str:
@@ -42,7 +48,7 @@ class Redactor(logging.Filter):
 
         def path(m: re.Match) -> str:
             name, kind, rest = m.group("name"), m.group("kind"), m.group("rest") or ""
-            if not self.policy.is_private(name):
+            if not self.is_private(name):
                 return m.group(0)
             rest = re.sub(r"/([^/]+)$", lambda r: "/" + self.token(r.group(1)), rest)
             query = "?" + self.token(m.group("query")) if m.group("query") else ""
@@ -50,11 +56,11 @@ class Redactor(logging.Filter):
 
         def scope(m: re.Match) -> str:
             name = m.group(2)
-            return m.group(1) + (self.token(name) if self.policy.is_private(name) else name) + m.group(3)
+            return m.group(1) + (self.token(name) if self.is_private(name) else name) + m.group(3)
 
         text = _V2_PATH.sub(path, text)
         text = _SCOPE.sub(scope, text)
-        text = _NAME.sub(lambda m: self.token(m.group(0)) if self.policy.is_private(m.group(0)) else m.group(0), text)
+        text = _NAME.sub(lambda m: self.token(m.group(0)) if self.is_private(m.group(0)) else m.group(0), text)
         text = _DIGEST.sub(lambda m: f"{m.group(1)}:{self.token(m.group(0))}", text)
         return _HEX.sub(lambda m: self.token(m.group(0)), text)
 
@@ -71,9 +77,9 @@ class Redactor(logging.Filter):
         return True
 
 
-def configure(level: str, policy: Policy) -> Redactor:
+def configure(level: str, is_private: Callable[[str], bool]) -> Redactor:
     """Root logging for `serve`: one handler, every record redacted."""
-    redactor = Redactor(policy)
+    redactor = Redactor(is_private)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)

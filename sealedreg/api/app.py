@@ -1,4 +1,9 @@
-"""The route table, in one place, and the application's lifespan."""
+"""The route table, in one place, and the application's lifespan.
+
+The app is handed what it serves — the config, the registry (the model's one
+door) and the authenticator (None: auth off) — built once by
+`sealedreg.wiring`; it builds nothing of its own.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealedreg.api import base, blobs, catalog, gateway, manifests, referrers, tags, token, uploads
+from sealedreg.api.access import AccessMiddleware, check_routes
 from sealedreg.api.errors import (
     error_response,
     integrity_error_handler,
@@ -23,37 +29,33 @@ from sealedreg.api.errors import (
     storage_error_handler,
     unexpected_error_handler,
 )
-from sealedreg.auth.middleware import AuthMiddleware
-from sealedreg.auth.service import NONE, TOKEN, Authenticator, resolve_mode
+from sealedreg.auth.authorize import TOKEN, Authenticator
 from sealedreg.config import Config
-from sealedreg.registry.errors import RegistryError
-from sealedreg.registry.service import IntegrityError, Registry
+from sealedreg.registry.errors import IntegrityError, RegistryError
+from sealedreg.registry.service import Registry
 from sealedreg.storage.base import StorageError
-from sealedreg.wiring import open_registry
 
 log = logging.getLogger("sealedreg")
 
-_NAME = "/v2/{name:path}"
+_REPOSITORY_ROUTES = {
+    # /v2/<name>/… : {method: endpoint}; Starlette answers HEAD on every GET route.
+    "blobs/uploads/": {"POST": uploads.start},
+    "blobs/uploads": {"POST": uploads.start},
+    "blobs/uploads/{session}": {"GET": uploads.status, "PATCH": uploads.patch, "PUT": uploads.put,
+                                "DELETE": uploads.cancel},
+    "blobs/{digest}": {"GET": blobs.get_or_head, "DELETE": blobs.delete},
+    "manifests/{reference}": {"GET": manifests.get_or_head, "PUT": manifests.put, "DELETE": manifests.delete},
+    "tags/list": {"GET": tags.list_tags},
+    "referrers/{digest}": {"GET": referrers.list_referrers},
+}
 
 ROUTES = [
     Route("/v2/", base.version_check, methods=["GET"]),
     Route("/v2/_catalog", catalog.list_repositories, methods=["GET"]),
-    Route(f"{_NAME}/blobs/uploads/", uploads.start, methods=["POST"]),
-    Route(f"{_NAME}/blobs/uploads", uploads.start, methods=["POST"]),
-    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.status, methods=["GET"]),
-    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.patch, methods=["PATCH"]),
-    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.put, methods=["PUT"]),
-    Route(f"{_NAME}/blobs/uploads/{{session}}", uploads.cancel, methods=["DELETE"]),
-    Route(f"{_NAME}/blobs/{{digest}}", blobs.get_or_head, methods=["GET"]),
-    Route(f"{_NAME}/blobs/{{digest}}", blobs.delete, methods=["DELETE"]),
-    Route(f"{_NAME}/manifests/{{reference}}", manifests.get_or_head, methods=["GET"]),
-    Route(f"{_NAME}/manifests/{{reference}}", manifests.put, methods=["PUT"]),
-    Route(f"{_NAME}/manifests/{{reference}}", manifests.delete, methods=["DELETE"]),
-    Route(f"{_NAME}/tags/list", tags.list_tags, methods=["GET"]),
-    Route(f"{_NAME}/referrers/{{digest}}", referrers.list_referrers, methods=["GET"]),
+    *(Route(f"/v2/{{name:path}}/{tail}", endpoint, methods=[method])
+      for tail, by_method in _REPOSITORY_ROUTES.items() for method, endpoint in by_method.items()),
     Route("/ipfs/{cid}", gateway.get_block, methods=["GET"]),
 ]
-# Starlette answers HEAD on every GET route.
 
 TOKEN_ROUTES = [Route("/token", token.token, methods=["GET", "POST"])]
 """The built-in token service, served in `auth = "token"` mode only."""
@@ -90,17 +92,17 @@ class ApiVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
-def build_app(config: Config) -> Starlette:
+def build_app(config: Config, registry: Registry, auth: Authenticator | None) -> Starlette:
+    """The ASGI app serving `registry`; it closes the registry when it shuts down."""
+    check_routes(ROUTES)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One worker pool for all blocking work (file I/O, hashing, crypto),
         # sized so a few large pulls cannot starve uploads.
         asyncio.get_running_loop().set_default_executor(
             concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="sealedreg"))
-        registry = open_registry(config, starting=True)
-        app.state.registry = registry
-        app.state.config = config
-        expired = await registry.uploads.expire()
+        expired = await registry.expire_uploads()
         if expired:
             log.info("expired %d stale upload sessions", expired)
         janitor = asyncio.create_task(_expire_periodically(registry, config.upload_ttl))
@@ -110,7 +112,6 @@ def build_app(config: Config) -> Starlette:
             janitor.cancel()
             await registry.close()
 
-    auth = build_auth(config)
     app = Starlette(
         routes=ROUTES + TOKEN_ROUTES if auth is not None and auth.mode == TOKEN else ROUTES,
         exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error,
@@ -118,17 +119,13 @@ def build_app(config: Config) -> Starlette:
                             Exception: unexpected_error_handler},
         lifespan=lifespan,
     )
+    app.state.registry = registry
+    app.state.config = config
     app.state.auth = auth
     if auth is not None:
-        app.add_middleware(AuthMiddleware, auth=auth, routes=ROUTES)
+        app.add_middleware(AccessMiddleware, auth=auth, routes=ROUTES)
     app.add_middleware(ApiVersionHeader)
     return app
-
-
-def build_auth(config: Config) -> Authenticator | None:
-    """The authenticator for the configured auth mode; None when auth is off."""
-    mode = resolve_mode(config)
-    return None if mode == NONE else Authenticator(config, mode)
 
 
 async def _expire_periodically(registry: Registry, ttl: float) -> None:
@@ -136,6 +133,6 @@ async def _expire_periodically(registry: Registry, ttl: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await registry.uploads.expire()
+            await registry.expire_uploads()
         except Exception:  # noqa: BLE001 - a janitor must not die
             log.exception("upload expiry failed")

@@ -3,6 +3,9 @@
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sealedreg.api.access import CREDENTIAL, requires
 
+
+@requires(CREDENTIAL)
 async def version_check(request: Request) -> Response:
     return JSONResponse({})

@@ -8,13 +8,15 @@ from typing import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from sealedreg.api.access import DELETES, PULLS, requires
 from sealedreg.api.common import digest_param, registry, repo_name
 from sealedreg.api.ranges import parse_range
-from sealedreg.registry.service import IntegrityError
+from sealedreg.registry.errors import IntegrityError
 
 log = logging.getLogger("sealedreg.api")
 
 
+@requires(PULLS)
 async def get_or_head(request: Request) -> Response:
     repo = repo_name(request)
     digest = digest_param(request.path_params["digest"])
@@ -63,6 +65,7 @@ async def _guarded(stream: AsyncIterator[bytes], digest: str) -> AsyncIterator[b
         raise
 
 
+@requires(DELETES)
 async def delete(request: Request) -> Response:
     repo = repo_name(request)
     digest = digest_param(request.path_params["digest"])

@@ -49,16 +49,9 @@ def paginate(items: list[str], limit: int, path: str) -> tuple[list[str], dict[s
     return page, {"Link": f'<{path}?{urlencode({"n": limit, "last": page[-1]})}>; rel="next"'}
 
 
-def upload_location(repo: str, session_id: str) -> str:
-    return f"/v2/{repo}/blobs/uploads/{session_id}"
-
-
-def blob_location(repo: str, digest: str) -> str:
-    return f"/v2/{repo}/blobs/{quote(digest, safe=':')}"
-
-
-def manifest_location(repo: str, digest: str) -> str:
-    return f"/v2/{repo}/manifests/{quote(digest, safe=':')}"
+def location(repo: str, *below: str) -> str:
+    """The URL path of something in `repo`: `location(repo, "manifests", digest)`."""
+    return "/".join(["/v2", repo, *(quote(part, safe=":") for part in below)])
 
 
 def upload_range(offset: int) -> str:

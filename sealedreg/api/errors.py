@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sealedreg.registry import errors as e
+from sealedreg.storage.base import StorageUnavailable
 
 log = logging.getLogger("sealedreg.api")
 
@@ -32,7 +33,6 @@ STATUS: dict[type[e.RegistryError], int] = {
     e.TooLarge: 413,
     e.RangeInvalid: 416,
     e.RangeNotSatisfiable: 416,
-    e.StorageUnavailable: 503,
 }
 # UnknownDomain and any other code without an entry: 500.
 
@@ -72,13 +72,9 @@ async def registry_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc.code, exc.message, status, exc.detail, headers, head=request.method == "HEAD")
 
 
-
-
 async def storage_error_handler(request: Request, exc: Exception) -> Response:
     """The storage backend failed: 503 when it is unreachable (clients retry),
     500 otherwise. The message is the backend's, never a secret."""
-    from sealedreg.storage.base import StorageUnavailable
-
     unavailable = isinstance(exc, StorageUnavailable)
     log.error("%s %s: storage: %s", request.method, request.url.path, exc)
     return error_response("UNAVAILABLE" if unavailable else "UNKNOWN",

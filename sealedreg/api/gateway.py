@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sealedreg.api.common import registry
-from sealedreg.storage.base import ContentMissing
+from sealedreg.registry.service import Registry
 from sealedreg.storage.car import encode_header
 from sealedreg.storage.cid import CID, CIDError, varint
 
@@ -51,8 +51,8 @@ async def get_block(request: Request) -> Response:
     if fmt is None:
         return _plain(406, "this is a trustless gateway: ask for ?format=raw or ?format=car")
     reg = registry(request)
-    text = str(cid) if cid.version == 1 else str(CID(1, cid.codec, cid.digest))
-    if not await reg.index.block_is_live(text):
+    text = await reg.live_block(str(cid))
+    if text is None:
         return _plain(404, f"{request.path_params['cid']} is not served here")
     headers = {
         "Content-Disposition": f'attachment; filename="{text}.{"bin" if fmt == "raw" else "car"}"',
@@ -62,9 +62,8 @@ async def get_block(request: Request) -> Response:
         "X-Ipfs-Roots": text,
     }
     if fmt == "raw":
-        try:
-            block = await reg.store.get_block(text)
-        except ContentMissing:
+        block = await reg.block(text)
+        if block is None:
             return _plain(404, f"{text} is not served here")
         body = b"" if request.method == "HEAD" else block
         response = Response(body, media_type=RAW_TYPE, headers=headers)
@@ -73,12 +72,12 @@ async def get_block(request: Request) -> Response:
     headers["Content-Type"] = f"{CAR_TYPE}; version=1; order=dfs; dups=n"
     if request.method == "HEAD":
         return Response(headers=headers)
-    return StreamingResponse(_car(reg.store, cid, text), headers=headers)
+    return StreamingResponse(_car(reg, text), headers=headers)
 
 
-async def _car(store, cid: CID, text: str) -> AsyncIterator[bytes]:
-    header = encode_header([cid])
+async def _car(reg: Registry, text: str) -> AsyncIterator[bytes]:
+    header = encode_header([CID.parse(text)])
     yield varint(len(header)) + header
-    async for block_cid, block in store.dag(text):
+    async for block_cid, block in reg.dag(text):
         raw = CID.parse(block_cid).to_bytes()
         yield varint(len(raw) + len(block)) + raw + block

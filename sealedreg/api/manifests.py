@@ -6,10 +6,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sealedreg.api.common import manifest_location, read_limited, registry, repo_name
+from sealedreg.api.access import DELETES, PULLS, PUSHES, requires
+from sealedreg.api.common import location, read_limited, registry, repo_name
 from sealedreg.registry.manifests import MAX_MANIFEST_BYTES
 
 
+@requires(PULLS)
 async def get_or_head(request: Request) -> Response:
     repo = repo_name(request)
     reg = registry(request)
@@ -29,6 +31,7 @@ async def get_or_head(request: Request) -> Response:
     return Response(body, headers=headers)
 
 
+@requires(PUSHES)
 async def put(request: Request) -> Response:
     repo = repo_name(request)
     body = await read_limited(request, MAX_MANIFEST_BYTES)
@@ -36,7 +39,7 @@ async def put(request: Request) -> Response:
     result = await registry(request).put_manifest(
         repo, request.path_params["reference"], body, request.headers.get("content-type"), tags)
     response = Response(status_code=201, headers={
-        "Location": manifest_location(repo, result.digest),
+        "Location": location(repo, "manifests", result.digest),
         "Docker-Content-Digest": result.digest,
         "Content-Length": "0",
     })
@@ -47,6 +50,7 @@ async def put(request: Request) -> Response:
     return response
 
 
+@requires(DELETES)
 async def delete(request: Request) -> Response:
     repo = repo_name(request)
     await registry(request).delete_manifest(repo, request.path_params["reference"])

@@ -3,10 +3,12 @@
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sealedreg.api.access import PULLS, requires
 from sealedreg.api.common import digest_param, registry, repo_name
 from sealedreg.registry.manifests import OCI_INDEX
 
 
+@requires(PULLS)
 async def list_referrers(request: Request) -> Response:
     repo = repo_name(request)
     subject = digest_param(request.path_params["digest"])

@@ -3,9 +3,11 @@
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sealedreg.api.access import PULLS, requires
 from sealedreg.api.common import LIST_MAX, page_params, paginate, registry, repo_name
 
 
+@requires(PULLS)
 async def list_tags(request: Request) -> Response:
     repo = repo_name(request)
     last, n = page_params(request)

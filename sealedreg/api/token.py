@@ -31,14 +31,9 @@ from starlette.responses import Response
 from sealedreg.api.common import read_limited
 from sealedreg.api.errors import error_response
 from sealedreg.auth.scopes import Scope, ScopeError, format_scopes, parse_scopes
-from sealedreg.auth.service import (
-    AUTHORIZATION_MAX,
-    TOKEN,
-    Authenticator,
-    Outcome,
-    client_of,
-    parse_basic,
-)
+from sealedreg.auth.authorize import TOKEN, Authenticator
+from sealedreg.auth.identity import AUTHORIZATION_MAX, client_of, parse_basic
+from sealedreg.auth.login import Outcome
 from sealedreg.auth.tokens import TokenError, password_fingerprint, rfc3339
 from sealedreg.registry.errors import RegistryError
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sealedreg.api.access import MOUNTS, PUSHES, requires
 from sealedreg.api.common import (
-    blob_location,
     content_range,
     digest_param,
     has_body,
+    location,
     registry,
     repo_name,
-    upload_location,
     upload_range,
 )
 from sealedreg.api.errors import error_response
@@ -31,7 +31,7 @@ from sealedreg.registry.uploads import Session
 
 def _session_headers(request: Request, repo: str, session: Session) -> dict[str, str]:
     headers = {
-        "Location": upload_location(repo, session.id),
+        "Location": location(repo, "blobs", "uploads", session.id),
         "Range": upload_range(session.offset),
         "Docker-Upload-UUID": session.id,
         "Content-Length": "0",
@@ -44,12 +44,13 @@ def _session_headers(request: Request, repo: str, session: Session) -> dict[str,
 
 def _created(repo: str, digest: str) -> Response:
     return Response(status_code=201, headers={
-        "Location": blob_location(repo, digest),
+        "Location": location(repo, "blobs", digest),
         "Docker-Content-Digest": digest,
         "Content-Length": "0",
     })
 
 
+@requires(MOUNTS)
 async def start(request: Request) -> Response:
     repo = repo_name(request)
     reg = registry(request)
@@ -75,19 +76,21 @@ async def start(request: Request) -> Response:
             start_at, length = content_range(request)
             record = await reg.commit_upload(repo, session.id, digest, request.stream(), start_at, length)
         except BaseException:
-            await reg.uploads.remove(session.id)  # never shared: only this request knows its id
+            await reg.discard_upload(session.id)  # never shared: only this request knows its id
             raise
         return _created(repo, record.digest)
     session = await reg.start_upload(repo)
     return Response(status_code=202, headers=_session_headers(request, repo, session))
 
 
+@requires(PUSHES)
 async def status(request: Request) -> Response:
     repo = repo_name(request)
     session = await registry(request).upload_status(repo, request.path_params["session"])
     return Response(status_code=204, headers=_session_headers(request, repo, session))
 
 
+@requires(PUSHES)
 async def patch(request: Request) -> Response:
     repo = repo_name(request)
     try:
@@ -99,6 +102,7 @@ async def patch(request: Request) -> Response:
     return Response(status_code=202, headers=_session_headers(request, repo, session))
 
 
+@requires(PUSHES)
 async def put(request: Request) -> Response:
     repo = repo_name(request)
     digest = digest_param(request.query_params.get("digest"))
@@ -120,6 +124,7 @@ async def _out_of_range(request: Request, repo: str, exc: RangeInvalid) -> Respo
     return error_response(exc.code, exc.message, 416, exc.detail, headers)
 
 
+@requires(PUSHES)
 async def cancel(request: Request) -> Response:
     repo = repo_name(request)
     await registry(request).cancel_upload(repo, request.path_params["session"])

@@ -90,8 +90,8 @@ class Acl:
     rules: Sequence[Rule] = DEFAULT_RULES
     groups: Mapping[str, Iterable[str]] = field(default_factory=dict)
     anonymous_pull: Sequence[str] = ()
-    # Private repositories (DESIGN §4) are never pulled anonymously through a
-    # glob: only an anonymous_pull entry naming the repository exactly opens one.
+    # Private repositories (docs/format.md §8) are never pulled anonymously
+    # through a glob: only an anonymous_pull entry naming the repository exactly opens one.
     is_private: Callable[[str], bool] = lambda repository: False
 
     def __post_init__(self) -> None:

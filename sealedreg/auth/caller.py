@@ -1,8 +1,7 @@
 """Who is calling: what endpoints ask about the request's caller.
 
-The auth middleware puts an `Identity` in the request scope; with auth off
-there is none and everything is allowed. Kept apart from the middleware so
-route modules can import it without an import cycle.
+The API's access middleware puts an `Identity` in the request scope; with
+auth off there is none and everything is allowed.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Awaitable, Callable
 from starlette.types import Scope as AsgiScope
 
 from sealedreg.auth.scopes import PULL, REPOSITORY
-from sealedreg.auth.service import Identity
+from sealedreg.auth.identity import Identity
 
 IDENTITY_KEY = "sealedreg.identity"
 
@@ -28,7 +27,8 @@ def may_pull(scope: AsgiScope, repository: str) -> bool:
     return identity is None or identity.can(REPOSITORY, repository, PULL)
 
 
-async def visible_repositories(scope: AsgiScope, fetch: Callable[[str | None, int], Awaitable[list[str]]], last: str | None, count: int) -> list[str]:
+async def visible_repositories(scope: AsgiScope, fetch: Callable[[str | None, int], Awaitable[list[str]]],
+                               last: str | None, count: int) -> list[str]:
     """Up to `count` repository names after `last` that the caller may pull.
 
     `fetch(last, n)` is the registry's catalog query; with auth off this is

@@ -30,18 +30,16 @@ class _Record:
     failures: deque[float] = field(default_factory=deque)
 
 
+@dataclass
 class Throttle:
-    def __init__(self, allowed: int = 5, window: float = 300.0, base_delay: float = 1.0,
-                 max_delay: float = 60.0, max_clients: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.allowed = allowed
-        self.window = window
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.max_clients = max_clients
-        self.clock = clock
-        self._clients: OrderedDict[str, _Record] = OrderedDict()
-        self._pending: dict[str, int] = {}
+    allowed: int = 5  # failures within `window` at full speed
+    window: float = 300.0
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    max_clients: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    _clients: OrderedDict[str, _Record] = field(default_factory=OrderedDict, init=False, repr=False)
+    _pending: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def _record(self, client: str, now: float) -> _Record | None:
         rec = self._clients.get(client)

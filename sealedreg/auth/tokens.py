@@ -40,7 +40,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from sealedreg.crypto.protected_files import check_private
+from sealedreg.protected_files import check_private
 from sealedreg.auth.scopes import REGISTRY, REPOSITORY, Scope
 
 TOKEN_MAX = 8192

@@ -10,7 +10,7 @@ never by hash) when the file is read. Like bcrypt in Apache, only the first
 72 bytes of a password count; `user add` refuses longer passwords instead of
 silently cutting them.
 
-The file holds password hashes, so it is a secret (DESIGN §7.6): written
+The file holds password hashes, so it is a secret (docs/auth.md): written
 0600, atomically, under a lock on its directory; a file others can read is
 refused. Neither passwords nor hashes are ever logged or put in an error.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import bcrypt
 
-from sealedreg.crypto.protected_files import check_private
+from sealedreg.protected_files import check_private
 from sealedreg.fileio import fsync_dir
 
 log = logging.getLogger("sealedreg.auth")

@@ -12,11 +12,11 @@ ciphertext — and therefore the same IPFS CID — wherever it is pushed:
 Every full ciphertext chunk is exactly 1 MiB: one IPFS leaf. Deterministic
 nonces are safe because a key only ever encrypts one plaintext: a blob is
 encrypted only after its bytes are verified to hash to the digest the key
-comes from (DESIGN §7.2). The STREAM-style last flag makes truncation and
+comes from (docs/format.md §2). The STREAM-style last flag makes truncation and
 extension detectable; the counter makes reordering detectable.
 
 Functions here are pure and blocking; callers run the heavy loops in a
-worker thread (see `sealedreg.crypto.stream`).
+worker thread (`sealedreg.registry.content`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sealedreg.protected_files import SECRET_SIZE
+
 VERSION = "sealedreg-ce/v1"
 AAD = VERSION.encode()
 KEY_INFO = b"sealedreg-ce/v1 key"
 TAG = 16
 CHUNK = 1 << 20  # ciphertext bytes per full chunk: one IPFS leaf
 PLAIN_CHUNK = CHUNK - TAG  # 1,048,560 plaintext bytes per chunk
-SECRET_SIZE = 32
 
 
 class DecryptionError(ValueError):
@@ -70,6 +71,14 @@ def plain_size_of(cipher_size: int) -> int:
     return full * PLAIN_CHUNK + rest - TAG
 
 
+def plain_length(plain_size: int, index: int) -> int:
+    """Plaintext bytes in chunk `index` of a blob of `plain_size` bytes."""
+    chunks = chunk_count(plain_size)
+    if not 0 <= index < chunks:
+        raise ValueError(f"chunk {index} out of range (blob has {chunks})")
+    return plain_size - index * PLAIN_CHUNK if index == chunks - 1 else PLAIN_CHUNK
+
+
 def nonce(index: int, last: bool) -> bytes:
     if not 0 <= index < 1 << 88:
         raise ValueError("chunk index out of range")
@@ -88,11 +97,7 @@ class ChunkCipher:
         return index == self.chunks - 1
 
     def plain_length(self, index: int) -> int:
-        if not 0 <= index < self.chunks:
-            raise ValueError(f"chunk {index} out of range (blob has {self.chunks})")
-        if self.is_last(index):
-            return self.plain_size - index * PLAIN_CHUNK
-        return PLAIN_CHUNK
+        return plain_length(self.plain_size, index)
 
     def encrypt(self, index: int, plain: bytes) -> bytes:
         if len(plain) != self.plain_length(index):

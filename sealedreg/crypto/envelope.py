@@ -1,5 +1,6 @@
-"""`sealedreg-seal/v1`: a private repository's state, sealed to its recipients
-and signed by its publisher (DESIGN §4, docs/format.md §8).
+"""`sealedreg-seal/v1`: a JSON document sealed to its recipients and signed by
+its publisher (docs/format.md §8). What goes in it, and what the envelope's
+`id` names, is the namespace tree's business (`sealedreg.publish.sealing`).
 
     DEK    = 32 random bytes
     header = {"v":"sealedreg-seal/v1","ns":…,"id":…,"seq":N,"publisher":"ed25519:<b64>",
@@ -29,6 +30,7 @@ from nacl.public import PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from sealedreg.crypto.keys import OrgKeys, b64, kid, parse_tagged
+from sealedreg.crypto.signed import SignatureError, canonical, load_canonical
 
 VERSION = "sealedreg-seal/v1"
 MAX_ENVELOPE = 16 << 20
@@ -36,10 +38,6 @@ MAX_ENVELOPE = 16 << 20
 
 class EnvelopeError(ValueError):
     """An envelope that must not be trusted or cannot be opened by this key."""
-
-
-def canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)
@@ -73,10 +71,11 @@ def seal(payload: dict, *, namespace: str, envelope_id: str, seq: int, publisher
 
 
 def _parse(raw: bytes) -> tuple[dict, bytes, bytes, bytes]:
-    if len(raw) > MAX_ENVELOPE:
-        raise EnvelopeError("envelope too large")
     try:
-        doc = json.loads(raw)
+        doc = load_canonical(raw, "envelope", MAX_ENVELOPE)
+    except SignatureError as exc:
+        raise EnvelopeError(str(exc)) from None
+    try:
         header, nonce, body, sig = doc["header"], doc["nonce"], doc["body"], doc["sig"]
         nonce, body, sig = (base64.b64decode(x, validate=True) for x in (nonce, body, sig))
     except (ValueError, KeyError, TypeError):
@@ -88,8 +87,7 @@ def _parse(raw: bytes) -> tuple[dict, bytes, bytes, bytes]:
     return header, nonce, body, sig
 
 
-def verify(raw: bytes, publisher: VerifyKey) -> dict:
-    """Check the signature against the trusted publisher key; return the header."""
+def _verified(raw: bytes, publisher: VerifyKey) -> tuple[dict, bytes, bytes]:
     header, nonce, body, sig = _parse(raw)
     try:
         claimed = parse_tagged(str(header.get("publisher", "")), "ed25519")
@@ -101,23 +99,25 @@ def verify(raw: bytes, publisher: VerifyKey) -> dict:
         publisher.verify(canonical(header) + nonce + body, sig)
     except BadSignatureError:
         raise EnvelopeError("bad signature: the envelope was changed or forged") from None
-    return header
+    return header, nonce, body
 
 
-def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, namespace: str, repo: str,
+def verify(raw: bytes, publisher: VerifyKey) -> dict:
+    """Check the signature against the trusted publisher key; return the header."""
+    return _verified(raw, publisher)[0]
+
+
+def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, namespace: str, envelope_id: str,
                   min_seq: int = 0) -> Opened:
     """Verify, then decrypt with `recipient`'s box key.
 
-    The envelope must be the one for `repo` in `namespace` (its header id and
-    its payload both say so): a publisher's envelope for another repository,
-    served in its place, is refused. `min_seq` is the highest sequence number
-    already seen for this envelope: anything lower is a replay."""
-    from sealedreg.storage.tree import envelope_id
-
-    header = verify(raw, publisher)
-    if header.get("ns") != namespace or header.get("id") != envelope_id(namespace, repo):
-        raise EnvelopeError(f"this envelope is not the one for {repo}")
-    _, nonce, body, _ = _parse(raw)
+    The envelope must say it is `envelope_id` in `namespace`: a publisher's
+    envelope for something else, served in its place, is refused. `min_seq`
+    is the highest sequence number already seen for this envelope: anything
+    lower is a replay."""
+    header, nonce, body = _verified(raw, publisher)
+    if header.get("ns") != namespace or header.get("id") != envelope_id:
+        raise EnvelopeError(f"this envelope is not {namespace}/{envelope_id}")
     seq = header.get("seq")
     if not isinstance(seq, int) or seq < 0:
         raise EnvelopeError("malformed sequence number")
@@ -133,7 +133,7 @@ def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, names
         payload = json.loads(plaintext)
     except (CryptoError, ValueError, KeyError, TypeError):
         raise EnvelopeError("cannot open: wrong key or tampered contents") from None
-    if not isinstance(payload, dict) or payload.get("repo") != repo:
-        raise EnvelopeError(f"this envelope is not the one for {repo}")
+    if not isinstance(payload, dict):
+        raise EnvelopeError("the envelope does not hold a JSON object")
     return Opened(str(header.get("ns")), str(header.get("id")), seq, header["publisher"],
                   [r["kid"] for r in header["recipients"]], payload)

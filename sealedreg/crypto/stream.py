@@ -1,122 +1,117 @@
-"""The convergent codec on streams: files in, ciphertext leaves out, and
-plaintext ranges back out of ciphertext, with the work in worker threads.
-
-Memory stays flat: at most two chunks (≈ 2 MiB) are in flight per stream.
+"""`sealedreg-ce/v1` over streams, as pure transforms (docs/format.md §2):
+which ciphertext bytes a plaintext range needs, how ciphertext arriving in
+pieces of any size is cut back into its chunks, and how those chunks become
+the plaintext of the range. No I/O here: the caller reads the store and feeds
+the bytes in (`sealedreg.registry.content`).
 """
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-from typing import AsyncIterator, Callable
+from dataclasses import dataclass
 
-from sealedreg.crypto.convergent import CHUNK, PLAIN_CHUNK, TAG, ChunkCipher, ciphertext_size
-
-CipherReader = Callable[[int, int], AsyncIterator[bytes]]
-"""read(offset, length) over the ciphertext, as the storage seam offers it."""
-
-
-async def encrypt_file(path: Path, size: int, key: bytes) -> AsyncIterator[bytes]:
-    """Yield the ciphertext of the first `size` bytes of `path`, one leaf at a time."""
-    cipher = ChunkCipher(key, size)
-    loop = asyncio.get_running_loop()
-    f = await loop.run_in_executor(None, open, path, "rb")
-
-    def produce(i: int) -> bytes:
-        plain = f.read(cipher.plain_length(i))
-        if len(plain) != cipher.plain_length(i):
-            raise EOFError(f"{path.name} is shorter than {size} bytes")
-        return cipher.encrypt(i, plain)
-
-    try:
-        pending = loop.run_in_executor(None, produce, 0)
-        for i in range(cipher.chunks):
-            chunk = await pending
-            if i + 1 < cipher.chunks:
-                pending = loop.run_in_executor(None, produce, i + 1)
-            yield chunk
-    finally:
-        # Let an abandoned read-ahead finish before the file closes under it.
-        if not pending.done():
-            try:
-                await pending
-            except Exception:  # noqa: BLE001
-                pass
-        await loop.run_in_executor(None, f.close)
+from sealedreg.crypto.convergent import (
+    CHUNK,
+    PLAIN_CHUNK,
+    TAG,
+    ChunkCipher,
+    DecryptionError,
+    chunk_count,
+    ciphertext_size,
+    plain_length,
+)
 
 
-async def encrypt_bytes(data: bytes, key: bytes) -> AsyncIterator[bytes]:
-    """Small content (manifests): encrypt chunk by chunk, yielding leaves."""
-    cipher = ChunkCipher(key, len(data))
-    for i in range(cipher.chunks):
-        plain = data[i * PLAIN_CHUNK:(i + 1) * PLAIN_CHUNK]
-        yield await asyncio.to_thread(cipher.encrypt, i, plain) if len(plain) > 65536 else cipher.encrypt(i, plain)
+@dataclass(frozen=True)
+class CipherSpan:
+    """The ciphertext a plaintext range [offset, offset+length) lives in:
+    chunks `first` … `last`, which are bytes [start, end) of the ciphertext."""
+
+    offset: int
+    length: int
+    first: int
+    last: int
+    start: int
+    end: int
 
 
-async def decrypt_range(read: CipherReader, key: bytes, plain_size: int,
-                        offset: int = 0, length: int | None = None,
-                        observe: Callable[[bytes], None] | None = None) -> AsyncIterator[bytes]:
-    """Yield plaintext bytes [offset, offset+length) of a blob of `plain_size`.
-
-    Only the ciphertext chunks covering the range are read; each is
-    authenticated before any of its bytes are yielded (DecryptionError if not).
-    `observe` sees every yielded piece, in order, in the worker thread (the
-    registry hashes whole-blob reads there). Decryption of chunk i overlaps
-    the sending of chunk i−1; the store already reads ahead.
-    """
+def cipher_span(plain_size: int, offset: int = 0, length: int | None = None) -> CipherSpan:
+    """The span of the range (ValueError if it is not inside the blob). An
+    empty range needs nothing: first > last and start == end."""
     if length is None:
         length = plain_size - offset
-    if length <= 0:
-        return
-    if offset < 0 or offset + length > plain_size:
+    if offset < 0 or length < 0 or offset + length > plain_size:
         raise ValueError("range outside the blob")
-    cipher = ChunkCipher(key, plain_size)
-    first, last = offset // PLAIN_CHUNK, (offset + length - 1) // PLAIN_CHUNK
-    start = first * CHUNK
-    end = min((last + 1) * CHUNK, ciphertext_size(plain_size))
-    loop = asyncio.get_running_loop()
+    if length == 0 and plain_size > 0:
+        return CipherSpan(offset, 0, 1, 0, 0, 0)
+    first = offset // PLAIN_CHUNK
+    last = max(offset + length - 1, 0) // PLAIN_CHUNK
+    return CipherSpan(offset, length, first, last, first * CHUNK,
+                      min((last + 1) * CHUNK, ciphertext_size(plain_size)))
 
-    def work(index: int, chunk: bytes) -> bytes:
-        plain = cipher.decrypt(index, chunk)
-        lo = offset - index * PLAIN_CHUNK if index == first else 0
-        hi = offset + length - index * PLAIN_CHUNK if index == last else len(plain)
-        piece = plain if (lo, hi) == (0, len(plain)) else plain[lo:hi]
-        if observe is not None:
-            observe(piece)
-        return piece
 
-    async def chunks() -> AsyncIterator[tuple[int, bytes]]:
-        index = first
-        want = cipher.plain_length(index) + TAG
-        buf = bytearray()
-        async for piece in read(start, end - start):
-            if not buf and len(piece) == want:  # the common case: one leaf is one chunk
-                yield index, piece
-                index += 1
-                want = cipher.plain_length(index) + TAG if index <= last else 0
-                continue
-            buf += piece
-            while index <= last and len(buf) >= want:
-                yield index, bytes(buf[:want])
-                del buf[:want]
-                index += 1
-                want = cipher.plain_length(index) + TAG if index <= last else 0
-        if index <= last:
-            raise EOFError("ciphertext ended early")
+class Framer:
+    """Cuts ciphertext arriving in pieces of any size into chunks
+    (index, bytes) for chunks `first` … `last` of a blob of `plain_size`.
 
-    pending: asyncio.Future | None = None
-    try:
-        async for index, chunk in chunks():
-            ready = await pending if pending is not None else None
-            pending = loop.run_in_executor(None, work, index, chunk)
-            if ready is not None:
-                yield ready
-        if pending is not None:
-            ready, pending = await pending, None
-            yield ready
-    finally:
-        if pending is not None:  # abandoned mid-stream: let the worker finish
-            try:
-                await pending
-            except Exception:  # noqa: BLE001
-                pass
+    The common case — the store hands out one leaf per piece, and a leaf is a
+    chunk — passes the piece through without a copy."""
+
+    def __init__(self, plain_size: int, first: int = 0, last: int | None = None) -> None:
+        self.plain_size = plain_size
+        self.last = chunk_count(plain_size) - 1 if last is None else last
+        self.index = first
+        self._buf = bytearray()
+        self._want = self._length(first)
+
+    def _length(self, index: int) -> int:
+        return plain_length(self.plain_size, index) + TAG if index <= self.last else 0
+
+    def feed(self, piece: bytes) -> list[tuple[int, bytes]]:
+        """The whole chunks completed by `piece`; DecryptionError on bytes past the last chunk."""
+        out: list[tuple[int, bytes]] = []
+        if self.index > self.last:
+            if piece:
+                raise DecryptionError("ciphertext continues past its last chunk")
+            return out
+        if not self._buf and len(piece) == self._want:
+            out.append((self.index, piece))
+            self._advance()
+            return out
+        self._buf += piece
+        while self.index <= self.last and len(self._buf) >= self._want:
+            out.append((self.index, bytes(self._buf[:self._want])))
+            del self._buf[:self._want]
+            self._advance()
+        if self.index > self.last and self._buf:
+            raise DecryptionError("ciphertext continues past its last chunk")
+        return out
+
+    def _advance(self) -> None:
+        self.index += 1
+        self._want = self._length(self.index)
+
+    def finish(self) -> None:
+        """DecryptionError unless every chunk up to `last` arrived."""
+        if self.index <= self.last or self._buf:
+            raise DecryptionError(f"ciphertext ended early, in chunk {self.index}")
+
+
+class RangeDecryptor:
+    """Turns the chunks of a span back into the plaintext of its range: each
+    chunk is authenticated before any of its bytes are released (DecryptionError)."""
+
+    def __init__(self, key: bytes, plain_size: int, offset: int = 0, length: int | None = None) -> None:
+        self.span = cipher_span(plain_size, offset, length)
+        self._cipher = ChunkCipher(key, plain_size)
+
+    def framer(self) -> Framer:
+        return Framer(self._cipher.plain_size, self.span.first, self.span.last)
+
+    def decrypt(self, index: int, chunk: bytes) -> bytes:
+        span = self.span
+        if not span.first <= index <= span.last:
+            raise DecryptionError(f"chunk {index} is outside the range")
+        plain = self._cipher.decrypt(index, chunk)
+        lo = span.offset - index * PLAIN_CHUNK if index == span.first else 0
+        hi = span.offset + span.length - index * PLAIN_CHUNK if index == span.last else len(plain)
+        return plain if (lo, hi) == (0, len(plain)) else plain[lo:hi]

@@ -1,5 +1,5 @@
-"""DNS lookups with dnspython: `_sealedreg.<domain>` TXT records carry an
-organisation's public keys (docs/format.md §8)."""
+"""Where DNS is touched (dnspython): the TXT records at `_sealedreg.<domain>`
+that carry an organisation's public keys (docs/format.md §8)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import dns.query
 import dns.rdatatype
 import dns.resolver
 
-from sealedreg.crypto.keys import KeyError_, PublicKeys, public_from_txt
+from sealedreg.crypto.keys import KeyError_, PublicKeys
+from sealedreg.publish.records import RECORD_PREFIX, keys_from_records
 
 
 class DnsError(LookupError):
@@ -34,8 +35,8 @@ def lookup_txt(name: str, nameserver: str | None = None, timeout: float = 5.0) -
 
 def org_keys(domain: str, nameserver: str | None = None) -> PublicKeys:
     """An organisation's published keys, from `_sealedreg.<domain>`."""
-    records = lookup_txt(f"_sealedreg.{domain}", nameserver)
+    records = lookup_txt(RECORD_PREFIX + domain, nameserver)
     try:
-        return public_from_txt(domain, records)
+        return keys_from_records(domain, records)
     except KeyError_ as exc:
         raise DnsError(str(exc)) from None

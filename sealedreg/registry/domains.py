@@ -1,5 +1,5 @@
-"""Dedupe domains (DESIGN §3): which secret, if any, a repository's blobs
-are encrypted under.
+"""Dedupe domains (docs/format.md §2): which secret, if any, a repository's
+blobs are encrypted under.
 
 A namespace is the first component of a repository name (`example.com` in
 `example.com/app`). A namespace configured with an org secret puts its blobs
@@ -9,13 +9,14 @@ domain (no secret), where the same layer has the same CID for everyone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
 import secrets
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Mapping
 
-from sealedreg.crypto.protected_files import SecretFileError, create_secret, load_secret
+from sealedreg.crypto.convergent import derive_key
+from sealedreg.datadir import DataDir
+from sealedreg.protected_files import SecretFileError, create_secret, load_secret
 from sealedreg.registry.errors import RegistryError
 
 GLOBAL = "global"
@@ -50,12 +51,12 @@ _ROTATED = re.compile(r"^org:([a-z0-9._-]+)~([0-9a-f]{32})$")
 
 class Domains:
     """The configured org domains, plus rotated ones (`org:<ns>~<id>`) whose
-    secrets live in the data directory as `<secrets_dir>/<id>.secret`."""
+    secrets the registry keeps in its data directory."""
 
-    def __init__(self, secrets: Mapping[str, bytes] | None = None, secrets_dir: Path | None = None) -> None:
+    def __init__(self, secrets: Mapping[str, bytes] | None = None, datadir: DataDir | None = None) -> None:
         self._org = {ns: Domain(f"org:{ns}", secret) for ns, secret in (secrets or {}).items()}
         self._global = Domain(GLOBAL, None)
-        self._secrets_dir = secrets_dir
+        self._datadir = datadir
         self._rotated: dict[str, Domain] = {}
 
     def for_repo(self, repo: str) -> Domain:
@@ -72,21 +73,25 @@ class Domains:
             raise UnknownDomain(detail={"domain": name})
         return domain
 
+    def content_key(self, digest: str, domain: str) -> bytes:
+        """The key of content `digest` stored in `domain` (docs/format.md §2)."""
+        return derive_key(digest, self.get(domain).secret)
+
     def rotate(self, namespace: str) -> Domain:
         """A fresh org domain for `namespace`: a new 32-byte secret, 0600."""
-        if self._secrets_dir is None or namespace not in self._org:
+        if self._datadir is None or namespace not in self._org:
             raise UnknownDomain(f"namespace {namespace} has no org secret to rotate")
         ident = secrets.token_hex(16)
-        self._secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        create_secret(self._secrets_dir / f"{ident}.secret")
+        self._datadir.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        create_secret(self._datadir.rotated_secret(ident))
         return self.get(f"org:{namespace}~{ident}")
 
     def _load_rotated(self, name: str, ident: str) -> Domain:
         if name not in self._rotated:
-            if self._secrets_dir is None:
+            if self._datadir is None:
                 raise UnknownDomain(detail={"domain": name})
             try:
-                self._rotated[name] = Domain(name, load_secret(self._secrets_dir / f"{ident}.secret"))
+                self._rotated[name] = Domain(name, load_secret(self._datadir.rotated_secret(ident)))
             except SecretFileError:
                 raise UnknownDomain(detail={"domain": name}) from None
         return self._rotated[name]

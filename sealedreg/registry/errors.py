@@ -98,8 +98,7 @@ class RangeNotSatisfiable(RegistryError):
         self.size = size
 
 
-class StorageUnavailable(RegistryError):
-    """The storage backend cannot be reached (503 on the API)."""
-
-    code = "UNAVAILABLE"
-    default_message = "storage backend unavailable"
+class IntegrityError(Exception):
+    """Stored content did not verify (its digest, a chunk's tag or a leaf's CID):
+    the response must be refused or cut short. Not an OCI error code: the API
+    answers 500 before the first byte, or drops the connection after it."""

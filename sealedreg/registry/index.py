@@ -2,8 +2,8 @@
 
 SQLite (WAL) under the data directory. A row is written only after the
 content it points at is durable in the store, so the index never names
-something that is not there (DESIGN §7.1, §7.4). Every public method is
-async and runs its SQL in a worker thread.
+something that is not there (docs/api.md, docs/format.md §3). Every public
+method is async and runs its SQL in a worker thread.
 """
 
 from __future__ import annotations
@@ -218,16 +218,13 @@ class Index:
         return row[0] if row else None
 
     async def tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:
-        sql = "SELECT tag FROM tags WHERE repo = ?"
-        args: list[Any] = [repo]
-        if last is not None:
-            sql += " AND tag > ?"
-            args.append(last)
-        sql += " ORDER BY tag"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return await self._page("SELECT tag AS k FROM tags WHERE repo = ?", [repo], last, limit)
+
+    async def _page(self, select: str, args: list[Any], last: str | None, limit: int | None) -> list[str]:
+        """One page of the single column `k` of `select`, in order, after `last`."""
+        sql = f"SELECT k FROM ({select}) WHERE ? IS NULL OR k > ? ORDER BY k LIMIT ?"
+        rows = await self._run(lambda db: db.execute(sql, [*args, last, last, -1 if limit is None else limit])
+                               .fetchall())
         return [r[0] for r in rows]
 
     async def import_image(self, repo: str, blobs: list[tuple[BlobRecord, tuple[str, ...]]],
@@ -340,17 +337,7 @@ class Index:
         return row is not None
 
     async def repositories(self, last: str | None, limit: int | None) -> list[str]:
-        sql = "SELECT repo FROM (SELECT repo FROM manifests UNION SELECT repo FROM repo_blobs)"
-        args: list[Any] = []
-        if last is not None:
-            sql += " WHERE repo > ?"
-            args.append(last)
-        sql += " ORDER BY repo"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
-        return [r[0] for r in rows]
+        return await self._page("SELECT repo AS k FROM manifests UNION SELECT repo FROM repo_blobs", [], last, limit)
 
 
 _MANIFEST_COLUMNS = "m.repo, m.digest, m.domain, m.media_type, m.size, m.subject, m.artifact_type, m.annotations"

@@ -22,7 +22,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 

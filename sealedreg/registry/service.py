@@ -1,27 +1,31 @@
-"""The registry model: every operation the API offers, with no HTTP in it.
+"""The registry model's one door: every operation the API and the CLI offer,
+with no HTTP in it.
 
 It ties the index (what exists, and where), the upload sessions, the
-convergent codec and the storage seam together, and owns the invariants of
-DESIGN §7: a blob is encrypted only after its digest verifies, and becomes
-visible only once its ciphertext DAG is durable; a manifest is stored
-byte-exact and only when what it references is present; nothing is streamed
-to a client without being checked against its digest.
+content path (`content`: encryption on the way in, verification on the way
+out), the namespace tree (`sealedreg.publish`) and the storage seam
+together, and owns the invariants of docs/format.md §2–§3 and docs/api.md: a
+blob is encrypted only after its digest verifies, and becomes visible only
+once its ciphertext DAG is durable; a manifest is stored byte-exact and only
+when what it references is present; nothing is streamed to a client without
+being checked. Nothing above this class touches the index, the store or the
+upload sessions directly.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Callable
+from typing import AsyncIterable, AsyncIterator
 
 from nacl.public import PublicKey
 
-from sealedreg.crypto.convergent import DecryptionError, derive_key
 from sealedreg.crypto.keys import b64, kid
-from sealedreg.crypto.stream import decrypt_range, encrypt_bytes, encrypt_file
+from sealedreg.publish.builder import TreeState, build_tree
+from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
-from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest, new_hasher
-from sealedreg.registry.domains import Domains
+from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest
+from sealedreg.registry.domains import GLOBAL, Domain, Domains, namespace_of
 from sealedreg.registry.errors import (
     BlobUnknown,
     DigestInvalid,
@@ -34,16 +38,12 @@ from sealedreg.registry.errors import (
     Unsupported,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
+from sealedreg.registry.namespace import snapshot
+from sealedreg.registry.policy import Policy
 from sealedreg.registry.refs import parse_reference, validate_name, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
-from sealedreg.registry.domains import GLOBAL, Domain, namespace_of
-from sealedreg.registry.namespace import build_namespace_tree
-from sealedreg.registry.policy import Policy
-from sealedreg.storage.base import BlobStore, StorageError, StorageUnavailable
-
-
-class IntegrityError(Exception):
-    """Stored content did not match its digest; the stream must be aborted."""
+from sealedreg.storage.base import BlobStore, ContentId, ContentMissing
+from sealedreg.storage.cid import CID, CIDError
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,9 @@ class Registry:
             return self.domains.get(rotated)
         return self.domains.for_repo(repo)
 
-    def _key(self, record: BlobRecord) -> bytes:
-        return derive_key(record.digest, self.domains.get(record.domain).secret)
+    def key_of(self, record: BlobRecord) -> bytes:
+        """The content key of stored content: derived from its digest and its domain's secret."""
+        return self.domains.content_key(record.digest, record.domain)
 
     # -- blobs --------------------------------------------------------------
     async def stat_blob(self, repo: str, digest: Digest) -> BlobRecord:
@@ -98,52 +99,10 @@ class Registry:
         return record
 
     def read_blob(self, record: BlobRecord, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Stream plaintext of a blob: decrypted chunk by chunk, each authenticated.
-
-        A whole-blob read is also hashed against the digest, and its last
-        piece is held back until that checks out, so a client never receives
-        a complete response with wrong bytes: on any mismatch the stream
-        raises IntegrityError and the connection is cut short.
-        """
-        if length is None:
-            length = record.size - offset
-        if offset == 0 and length == record.size:
-            return self._verified(record)
-        return self._plaintext(record, offset, length)
-
-    async def _plaintext(self, record: BlobRecord, offset: int, length: int,
-                         observe: Callable[[bytes], None] | None = None) -> AsyncIterator[bytes]:
-        key = self._key(record)
-
-        def read(o: int, n: int) -> AsyncIterator[bytes]:
-            # A whole-blob read is checked end to end against the digest
-            # (`observe` is the hasher), which covers every leaf; a ranged
-            # read cannot be, so there each leaf is checked against its CID.
-            return self.store.read(record.content_id, o, n, verify_leaves=observe is None)
-
-        try:
-            async for piece in decrypt_range(read, key, record.size, offset, length, observe):
-                yield piece
-        except StorageUnavailable:
-            raise  # not an integrity problem: the API answers 503
-        except (DecryptionError, StorageError, EOFError) as exc:
-            raise IntegrityError(f"{record.digest}: {exc}") from None
-
-    async def _verified(self, record: BlobRecord) -> AsyncIterator[bytes]:
-        digest = Digest.parse(record.digest)
-        hasher = new_hasher(digest.algorithm)
-        held: bytes | None = None
-        total = 0
-        # The plaintext is hashed in the decrypting worker thread, not on the loop.
-        async for piece in self._plaintext(record, 0, record.size, hasher.update):
-            total += len(piece)
-            if held is not None:
-                yield held
-            held = piece
-        if total != record.size or hasher.hexdigest() != digest.hex:
-            raise IntegrityError(f"stored content for {record.digest} does not match its digest")
-        if held is not None:
-            yield held
+        """Plaintext of a blob, verified on the way (`content.read_verified`):
+        on any mismatch the stream raises IntegrityError and is cut short."""
+        return content.read_verified(self.store, record.content_id, self.key_of(record), record.digest,
+                                     record.size, offset, length)
 
     async def delete_blob(self, repo: str, digest: Digest) -> None:
         if not await self.index.unlink_blob(repo, str(digest)):
@@ -199,8 +158,8 @@ class Registry:
             if record is not None and not await self.store.exists(record.content_id):
                 record = None  # the index remembers it but the store lost it: store it again
             if record is None:  # new in this domain: encrypt (only now: it is verified) and store
-                key = derive_key(str(digest), domain.secret)
-                stored = await self.store.put_chunks(encrypt_file(path, size, key))
+                key = self.domains.content_key(str(digest), domain.name)
+                stored = await content.store_file(self.store, path, size, key)
                 record = BlobRecord(str(digest), size, stored.content_id, domain.name)
                 await self.index.add_blob(repo, record, stored.blocks)
             else:
@@ -219,6 +178,14 @@ class Registry:
 
     async def cancel_upload(self, repo: str, session_id: str) -> None:
         await self.uploads.cancel(session_id, repo)
+
+    async def discard_upload(self, session_id: str) -> None:
+        """Drop a session only its creator knows of (a failed monolithic upload)."""
+        await self.uploads.remove(session_id)
+
+    async def expire_uploads(self) -> int:
+        """Remove upload sessions idle for longer than their TTL; how many went."""
+        return await self.uploads.expire()
 
     # -- manifests ----------------------------------------------------------
     async def put_manifest(self, repo: str, reference: str, body: bytes, content_type: str | None,
@@ -240,11 +207,11 @@ class Registry:
         if missing:
             raise ManifestBlobUnknown(detail={"digests": missing})
         domain = await self.domain_for(repo)
-        stored = await self.store.put_chunks(encrypt_bytes(body, derive_key(str(digest), domain.secret)))
-        content = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
+        stored = await content.store_bytes(self.store, body, self.domains.content_key(str(digest), domain.name))
+        located = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
         record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,
                                 info.artifact_type, info.annotations)
-        await self.index.put_manifest(record, content, stored.blocks, tags)
+        await self.index.put_manifest(record, located, stored.blocks, tags)
         return PutManifestResult(str(digest), tags, info.subject)
 
     async def resolve(self, repo: str, reference: str) -> str:
@@ -272,9 +239,13 @@ class Registry:
         return found
 
     async def get_manifest(self, repo: str, reference: str) -> StoredManifest:
-        record, content = await self.stat_manifest(repo, reference)
-        body = b"".join([piece async for piece in self.read_blob(content)])
-        return StoredManifest(record, body)
+        record, stored = await self.stat_manifest(repo, reference)
+        return StoredManifest(record, await self.read_manifest(stored))
+
+    async def read_manifest(self, stored: BlobRecord) -> bytes:
+        """A manifest's exact bytes, verified."""
+        return await content.read_all(self.store, stored.content_id, self.key_of(stored), stored.digest,
+                                      stored.size)
 
     async def delete_manifest(self, repo: str, reference: str) -> None:
         ref = parse_reference(reference)
@@ -289,7 +260,7 @@ class Registry:
         blobs (and, for an index, each child manifest) is stored."""
         stored = await self.get_manifest(repo, reference)
         record = stored.record
-        _, content = await self.stat_manifest(repo, record.digest)
+        _, stored_at = await self.stat_manifest(repo, record.digest)
         info = mf.parse_manifest(stored.body, record.media_type)
         doc = json.loads(stored.body)
         out: dict = {
@@ -298,7 +269,7 @@ class Registry:
             "digest": record.digest,
             "mediaType": record.media_type,
             "size": record.size,
-            "cid": content.content_id,
+            "cid": stored_at.content_id,
             "domain": self.domains.get(record.domain).kind,
         }
         published = await self.tree_state(namespace_of(repo))
@@ -321,9 +292,14 @@ class Registry:
 
     # -- the namespace tree -------------------------------------------------
     async def build_tree(self, namespace: str) -> dict:
-        """Build the namespace's tree (DESIGN §5) from the index, store it, and
-        return its root CID and sequence number (which rises on every change)."""
-        return await build_namespace_tree(self, namespace)
+        """Build the namespace's tree (docs/format.md §6) from the index, store it,
+        and return its root CID and sequence number (which rises on every change)."""
+        previous = await self.index.namespace_state(namespace)
+        snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)
+        built = await build_tree(self.store, snap, TreeState(*previous) if previous else None)
+        if built.changed:
+            await self.index.set_namespace_state(namespace, built.seq, built.root, built.state)
+        return built.summary()
 
     async def grant(self, repo: str, recipient: PublicKey) -> dict:
         """Add a recipient to a private repository and re-seal its envelope."""
@@ -385,5 +361,25 @@ class Registry:
     async def catalog(self, last: str | None, limit: int | None) -> list[str]:
         return await self.index.repositories(last, limit)
 
+    # -- blocks, for the trustless gateway ----------------------------------
+    async def live_block(self, cid: str) -> str | None:
+        """`cid` as CIDv1 text if it is a block of content some repository still
+        holds (the only blocks the gateway serves), else None."""
+        try:
+            parsed = CID.parse(cid)
+        except CIDError:
+            return None
+        text = str(parsed if parsed.version == 1 else CID(1, parsed.codec, parsed.digest))
+        return text if await self.index.block_is_live(text) else None
 
-__all__ = ["Registry", "IntegrityError", "StoredManifest", "PutManifestResult"]
+    async def block(self, cid: ContentId) -> bytes | None:
+        """One stored block, verified; None if the store does not have it."""
+        try:
+            return await self.store.get_block(cid)
+        except ContentMissing:
+            return None
+
+    def dag(self, cid: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
+        """Every block of the DAG under `cid`, root first, each once."""
+        return self.store.dag(cid)
+

@@ -20,18 +20,14 @@ from pathlib import Path
 
 from anyio import to_thread
 
+from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import Digest
 from sealedreg.registry.domains import GLOBAL
-
+from sealedreg.registry.errors import IntegrityError, RegistryError
 from sealedreg.registry.index import BlobRecord, ManifestRecord
 from sealedreg.registry.refs import is_valid_tag, validate_name
-from sealedreg.crypto.convergent import TAG, ChunkCipher, DecryptionError, ciphertext_size, derive_key
-from sealedreg.registry.digests import new_hasher
-from sealedreg.registry.errors import RegistryError
 from sealedreg.registry.service import Registry
-from sealedreg.storage.base import StorageError, StorageUnavailable
-from sealedreg.storage.unixfs import FileDagBuilder
 from sealedreg.storage.car import CarError, CarWriter, read_car
 from sealedreg.storage.cid import CID, RAW
 
@@ -57,8 +53,8 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
         digest = queue.pop(0)
         if any(m.digest == digest for m, _ in manifests):
             continue
-        record, content = await registry.stat_manifest(repo, digest)
-        manifests.append((record, content))
+        record, stored = await registry.stat_manifest(repo, digest)
+        manifests.append((record, stored))
         body = (await registry.get_manifest(repo, digest)).body
         info = mf.parse_manifest(body, record.media_type)
         queue.extend(info.manifests)
@@ -72,7 +68,8 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
         "digest": top.digest,
         "manifests": [{"digest": m.digest, "mediaType": m.media_type, "size": m.size, "cid": c.content_id,
                        "domain": registry.domains.get(m.domain).kind} for m, c in manifests],
-        "blobs": [{"digest": b.digest, "size": b.size, "cid": b.content_id, "domain": registry.domains.get(b.domain).kind}
+        "blobs": [{"digest": b.digest, "size": b.size, "cid": b.content_id,
+                   "domain": registry.domains.get(b.domain).kind}
                   for b in blobs.values()],
     }
     index_block = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
@@ -146,25 +143,25 @@ async def import_car(registry: Registry, path: Path) -> dict:
     manifests = []
     known = {record.digest for record, _ in blobs}
     for entry in index["manifests"]:
-        content = record_of(entry)
-        if content.size > mf.MAX_MANIFEST_BYTES:
-            raise TransferError(f"manifest {content.digest} is larger than {mf.MAX_MANIFEST_BYTES} bytes")
-        blocks = await _prove(registry, content)
-        body = b"".join([p async for p in registry.read_blob(content)])
+        stored = record_of(entry)
+        if stored.size > mf.MAX_MANIFEST_BYTES:
+            raise TransferError(f"manifest {stored.digest} is larger than {mf.MAX_MANIFEST_BYTES} bytes")
+        blocks = await _prove(registry, stored)
+        body = await registry.read_manifest(stored)
         try:
             info = mf.parse_manifest(body, entry["mediaType"])
         except RegistryError as exc:
-            raise TransferError(f"manifest {content.digest}: {exc.message}") from None
-        manifests.append((content, blocks, info))
-    listed = {content.digest for content, _, _ in manifests}
-    for content, _, info in manifests:
+            raise TransferError(f"manifest {stored.digest}: {exc.message}") from None
+        manifests.append((stored, blocks, info))
+    listed = {stored.digest for stored, _, _ in manifests}
+    for stored, _, info in manifests:
         missing = [d for d in info.blobs if d not in known] + [d for d in info.manifests if d not in listed]
         if missing:
-            raise TransferError(f"manifest {content.digest} references content not in the CAR: {missing[:3]}")
+            raise TransferError(f"manifest {stored.digest} references stored not in the CAR: {missing[:3]}")
     for record, _ in blobs:
         await registry.store.retain(record.content_id)
-    for content, _, _ in manifests:
-        await registry.store.retain(content.content_id)
+    for stored, _, _ in manifests:
+        await registry.store.retain(stored.content_id)
     tag = index.get("tag")
     await registry.index.import_image(
         repo,
@@ -177,42 +174,12 @@ async def import_car(registry: Registry, path: Path) -> dict:
 
 
 async def _prove(registry: Registry, record: BlobRecord) -> tuple[str, ...]:
-    """Check, in one pass over the ciphertext, that the DAG is the canonical one
-    for its bytes (the CID a push would have given) and that it decrypts to
-    content with the claimed digest. Returns the DAG's block CIDs."""
-    names: list[str] = []
-    builder = FileDagBuilder(lambda cid, block: names.append(str(cid)))
-    cipher = ChunkCipher(derive_key(record.digest, registry.domains.get(record.domain).secret), record.size)
-    digest = Digest.parse(record.digest)
-    hasher = new_hasher(digest.algorithm)
-    index, buf = 0, bytearray()
+    """The DAG is the one a push would have made, and it holds the claimed content."""
     try:
-        async for piece in registry.store.read(record.content_id, 0, ciphertext_size(record.size)):
-            buf += piece
-            while index < cipher.chunks and len(buf) >= cipher.plain_length(index) + TAG:
-                want = cipher.plain_length(index) + TAG
-                chunk = bytes(buf[:want])
-                del buf[:want]
-                await to_thread.run_sync(_leaf, builder, hasher, cipher, index, chunk)
-                index += 1
-    except (StorageError, DecryptionError) as exc:
-        if isinstance(exc, StorageUnavailable):
-            raise
-        raise TransferError(f"{record.digest} does not verify: {exc}") from None
-    if index != cipher.chunks or buf:
-        raise TransferError(f"{record.digest}: the DAG does not hold the ciphertext of a {record.size}-byte blob")
-    if hasher.hexdigest() != digest.hex:
-        raise TransferError(f"{record.digest}: the content does not match its digest")
-    root = builder.finish()
-    if str(root.cid) != record.content_id:
-        raise TransferError(f"{record.digest}: {record.content_id} is not the canonical DAG of its ciphertext "
-                            f"(expected {root.cid})")
-    return tuple(dict.fromkeys(names))
-
-
-def _leaf(builder: FileDagBuilder, hasher, cipher: ChunkCipher, index: int, chunk: bytes) -> None:
-    builder.add_leaf(chunk)
-    hasher.update(cipher.decrypt(index, chunk))
+        return await content.prove(registry.store, record.content_id, registry.key_of(record), record.digest,
+                                   record.size)
+    except IntegrityError as exc:
+        raise TransferError(str(exc)) from None
 
 
 def _parse_index(block: bytes) -> dict:

@@ -79,8 +79,8 @@ class Uploads:
 
         def make() -> None:
             d.mkdir(mode=0o700)
-            (d / "data").touch()
-            write_atomic(d / "state.json", session.to_json(), d, durable=False)
+            self.datadir.session_data(session.id).touch()
+            write_atomic(self.datadir.session_state(session.id), session.to_json(), d, durable=False)
 
         await to_thread.run_sync(make)
         self._live[session.id] = _LiveHash()
@@ -90,7 +90,7 @@ class Uploads:
         """The session, if it exists and belongs to `repo`; else BlobUploadUnknown."""
         if not is_session_id(session_id):
             raise BlobUploadUnknown(detail={"session": session_id[:64]})
-        state = self.datadir.session_dir(session_id) / "state.json"
+        state = self.datadir.session_state(session_id)
         try:
             raw = await to_thread.run_sync(state.read_bytes)
             session = Session(**json.loads(raw))
@@ -142,7 +142,7 @@ class Uploads:
                 if not is_session_id(d.name):
                     continue
                 try:
-                    state = json.loads((d / "state.json").read_bytes())
+                    state = json.loads(self.datadir.session_state(d.name).read_bytes())
                     updated, repo = state["updated"], state["repo"]
                 except (OSError, ValueError, KeyError):
                     updated, repo = d.stat().st_mtime, None
@@ -182,7 +182,7 @@ class Uploads:
         if live is not None and live.offset != session.offset:
             live = None  # the process restarted or a write was rolled back: rehash at the end
         hasher = live.hasher.copy() if live else hashlib.sha256()
-        f = await to_thread.run_sync(open, d / "data", "r+b")
+        f = await to_thread.run_sync(open, self.datadir.session_data(session.id), "r+b")
         written = 0
         try:
             await to_thread.run_sync(f.truncate, session.offset)
@@ -235,7 +235,7 @@ class Uploads:
         await to_thread.run_sync(f.close)
         session.offset += written
         session.updated = time.time()
-        await to_thread.run_sync(write_atomic, d / "state.json", session.to_json(), d, False)
+        await to_thread.run_sync(write_atomic, self.datadir.session_state(session.id), session.to_json(), d, False)
         if live is None:
             live = _LiveHash()
             if session.offset == written:  # we hashed from byte 0
@@ -251,10 +251,9 @@ class Uploads:
         """Verify a held session's bytes against `digest`; return (data file, size).
 
         On mismatch the session is discarded and DigestInvalid raised: nothing
-        unverified goes further (DESIGN §7.2).
+        unverified goes further (docs/format.md §2).
         """
-        d = self.datadir.session_dir(session.id)
-        data = d / "data"
+        data = self.datadir.session_data(session.id)
         # A crash mid-PATCH may have left a torn tail past the committed offset.
         await to_thread.run_sync(os.truncate, data, session.offset)
         live = self._live.get(session.id)

@@ -3,14 +3,18 @@
 The seam is content-addressed: ciphertext goes in as a stream of leaves and
 comes back as the root CID of a UnixFS DAG (`sealedreg.storage.unixfs`);
 a byte range of a CID comes back out. Backends: `embedded` (a block
-directory under the data dir, no daemon) and, later, `kubo` (a real IPFS
-node). Nothing here knows about digests, keys or repositories.
+directory under the data dir, no daemon) and `kubo` (a real IPFS node).
+Nothing in this package knows about digests, keys, repositories or
+namespaces: what the bytes mean is the layers above's business.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import AsyncIterable, AsyncIterator, Protocol
+
+from sealedreg.storage.cid import CID, CIDError
+from sealedreg.storage.unixfs import DagError, file_size
 
 ContentId = str
 """The root CID of stored content, as base32 CIDv1 text."""
@@ -81,9 +85,9 @@ class BlobStore(Protocol):
         """Every block of the DAG under `content_id`, root first, each once."""
         ...
 
-    async def publish_tree(self, namespace: str, root: ContentId) -> None:
-        """Make `root` the namespace's current tree where the backend keeps one
-        (Kubo: pinned, and the MFS directory /sealedreg/<namespace>)."""
+    async def keep_root(self, name: str, root: ContentId) -> None:
+        """Keep the DAG under `root` as the current root called `name`, in place
+        of the previous one (Kubo: pinned, and the MFS directory /sealedreg/<name>)."""
         ...
 
     async def retain(self, content_id: ContentId) -> None:
@@ -91,3 +95,19 @@ class BlobStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def parse_content_id(text: ContentId) -> CID:
+    """A content id as a CID; one that cannot be parsed names nothing stored (ContentMissing)."""
+    try:
+        return CID.parse(text)
+    except CIDError as exc:
+        raise ContentMissing(f"{text!r}: {exc}") from None
+
+
+def content_size(content_id: ContentId, root_block: bytes) -> int:
+    """Bytes of file content under a DAG, from its (verified) root block."""
+    try:
+        return file_size(root_block, parse_content_id(content_id))
+    except DagError as exc:
+        raise ContentCorrupt(f"{content_id}: {exc}") from None

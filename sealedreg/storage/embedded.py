@@ -1,7 +1,7 @@
 """The embedded backend: IPFS blocks in a directory, no daemon needed.
 
 Blocks and CIDs are byte-identical to what Kubo stores for the same content
-with the DESIGN §5 import parameters, so content moves between this store,
+with the docs/format.md §3 import parameters, so content moves between this store,
 a Kubo node and CAR files without changing its CID.
 """
 
@@ -14,18 +14,11 @@ from typing import AsyncIterable, AsyncIterator
 
 from anyio import to_thread
 
-from sealedreg.storage.base import ContentCorrupt, ContentId, ContentMissing, StoredContent
+from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, StoredContent, content_size,
+                                    parse_content_id)
 from sealedreg.storage.blockstore import BlockCorrupt, BlockMissing, BlockStore
-from sealedreg.storage.cid import CID, CIDError
-from sealedreg.storage.unixfs import DagError, FileDagBuilder, file_size, leaf_spans, walk_blocks
-
-
-def _cid(text: ContentId) -> CID:
-    try:
-        return CID.parse(text)
-    except CIDError as exc:
-        raise ContentMissing(f"{text!r}: {exc}") from None
-
+from sealedreg.storage.cid import CID
+from sealedreg.storage.unixfs import DagError, FileDagBuilder, leaf_spans, walk_blocks
 
 READ_AHEAD = 3
 """Leaves read ahead of the one being sent: ≤ 3 MiB in flight per stream."""
@@ -64,7 +57,7 @@ class EmbeddedStore:
         return StoredContent(str(root.cid), root.size, tuple(dict.fromkeys(names)))
 
     async def put_block(self, cid: ContentId, block: bytes) -> None:
-        parsed = _cid(cid)
+        parsed = parse_content_id(cid)
         try:
             await to_thread.run_sync(self.blocks.put, parsed, block, self.durable)
         except BlockCorrupt as exc:
@@ -72,25 +65,20 @@ class EmbeddedStore:
 
     # -- reads --------------------------------------------------------------
     async def get_block(self, cid: ContentId) -> bytes:
-        return await to_thread.run_sync(self._get, _cid(cid))
+        return await to_thread.run_sync(self._get, parse_content_id(cid))
 
     async def exists(self, content_id: ContentId) -> bool:
         try:
-            return await to_thread.run_sync(self.blocks.has, _cid(content_id))
+            return await to_thread.run_sync(self.blocks.has, parse_content_id(content_id))
         except ContentMissing:
             return False
 
     async def size(self, content_id: ContentId) -> int:
-        cid = _cid(content_id)
-        block = await to_thread.run_sync(self._get, cid)
-        try:
-            return file_size(block, cid)
-        except DagError as exc:
-            raise ContentCorrupt(f"{content_id}: {exc}") from None
+        return content_size(content_id, await self.get_block(content_id))
 
     async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None,
                    verify_leaves: bool = True) -> AsyncIterator[bytes]:
-        cid = _cid(content_id)
+        cid = parse_content_id(content_id)
         if length is None:
             length = await self.size(content_id) - offset
         try:
@@ -124,7 +112,7 @@ class EmbeddedStore:
                     pass
 
     async def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
-        cid = _cid(content_id)
+        cid = parse_content_id(content_id)
         walker = walk_blocks(self._get, cid)
         sentinel = object()
         while True:
@@ -134,7 +122,7 @@ class EmbeddedStore:
             block_cid, block = item  # type: ignore[misc]
             yield str(block_cid), block
 
-    async def publish_tree(self, namespace: str, root: ContentId) -> None:
+    async def keep_root(self, name: str, root: ContentId) -> None:
         return None  # the blocks are stored; the index records the root
 
     async def retain(self, content_id: ContentId) -> None:

@@ -1,367 +1,26 @@
-"""An async client for Kubo's RPC API (`/api/v0/…`), and the Kubo backend.
-
-Everything streams: `add` sends a multipart body generated chunk by chunk
-(never the whole blob in memory), `cat` and `dag/export` are read as they
-arrive. Every call has a timeout; idempotent reads are retried with
-backoff; a Kubo that cannot be reached raises `KuboUnavailable` (the API
-answers 503), a Kubo that refuses raises `KuboError` with Kubo's message.
-
-Import parameters are DESIGN §5's, passed on every `add`, so the CIDs are
-the embedded backend's whatever the node's own config says.
+"""The Kubo backend: the storage seam on a real IPFS node, through its RPC API
+(`sealedreg.storage.kubo_rpc`). Content is added (pinned) and read back;
+the CIDs are the embedded backend's, by construction (docs/format.md §7).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import json
-import secrets
-from dataclasses import dataclass
-from typing import Any, AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator
 
-import httpx
-
-from sealedreg.storage.base import (
-    ContentCorrupt,
-    ContentId,
-    ContentMissing,
-    StorageError,
-    StorageUnavailable,
-    StoredContent,
-)
+from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, StoredContent, content_size,
+                                    parse_content_id)
 from sealedreg.storage.car import CarError, read_car_async
-from sealedreg.storage.cid import CID, DAG_PB, RAW, CIDError
-from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS, DagError, LeafSpan, decode_file_node, file_size, leaf_spans
-
-ADD_PARAMS = {
-    "cid-version": "1",
-    "hash": "sha2-256",
-    "raw-leaves": "true",
-    "chunker": f"size-{CHUNK_SIZE}",
-    "max-file-links": str(MAX_LINKS),
-    "trickle": "false",
-    "inline": "false",
-    "progress": "false",
-    "quieter": "true",
-}
-
+from sealedreg.storage.cid import CID, DAG_PB, RAW
+from sealedreg.storage.kubo_rpc import KuboClient, KuboError, KuboUnavailable
+from sealedreg.storage.unixfs import CHUNK_SIZE, DagError, LeafSpan, decode_file_node, leaf_spans
 
 READ_AHEAD = 4
 """Leaves requested from Kubo ahead of the one being sent (≤ 4 MiB in flight)."""
 
 MFS_ROOT = "/sealedreg"
-"""Where the namespace trees live in Kubo's MFS: /sealedreg/<namespace>."""
-
-
-class KuboError(StorageError):
-    """Kubo answered with an error; the message is Kubo's."""
-
-    def __init__(self, command: str, message: str, status: int | None = None) -> None:
-        super().__init__(f"kubo {command}: {message}")
-        self.command = command
-        self.kubo_message = message
-        self.status = status
-
-
-class KuboUnavailable(KuboError, StorageUnavailable):
-    """Kubo could not be reached, or did not answer in time."""
-
-
-@dataclass(frozen=True)
-class KuboTimeouts:
-    connect: float = 3.0
-    read: float = 30.0  # between bytes of a response, not for a whole transfer
-    retries: int = 3
-    backoff: float = 0.2
-
-
-class KuboClient:
-    def __init__(self, api_url: str, timeouts: KuboTimeouts | None = None, gateway_url: str | None = None) -> None:
-        """`gateway_url`: Kubo's HTTP gateway for bulk reads; None finds it from
-        the node's config, "" never uses one (reads go through `cat`)."""
-        self.api_url = api_url.rstrip("/")
-        self.timeouts = timeouts or KuboTimeouts()
-        self._gateway: str | None = gateway_url.rstrip("/") if gateway_url else gateway_url
-        t = self.timeouts
-        self._http = httpx.AsyncClient(
-            base_url=f"{self.api_url}/api/v0/",
-            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # -- plumbing -------------------------------------------------------------
-    async def _call(self, command: str, params: Any = None, *, content: Any = None,
-                    headers: dict[str, str] | None = None, idempotent: bool = True) -> httpx.Response:
-        attempts = self.timeouts.retries if idempotent else 1
-        for attempt in range(attempts):
-            try:
-                r = await self._http.post(command, params=params, content=content, headers=headers)
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt + 1 < attempts:
-                    await asyncio.sleep(self.timeouts.backoff * 2 ** attempt)
-                    continue
-                raise KuboUnavailable(command, f"{type(exc).__name__}: {exc or 'no answer'}") from None
-            if r.status_code in (502, 503, 504) and attempt + 1 < attempts:
-                await asyncio.sleep(self.timeouts.backoff * 2 ** attempt)
-                continue
-            if r.status_code != 200:
-                raise _error(command, r.status_code, r.content)
-            return r
-        raise AssertionError("unreachable")
-
-    async def _json(self, command: str, params: Any = None, **kw: Any) -> Any:
-        r = await self._call(command, params, **kw)
-        try:
-            return r.json()
-        except ValueError:
-            raise KuboError(command, "answer is not JSON") from None
-
-    async def _stream(self, command: str, params: Any, piece: int | None = None) -> AsyncIterator[bytes]:
-        """Stream a response body (in pieces of `piece` bytes when given, the
-        last excepted); the caller checks it got every byte it asked for."""
-        try:
-            async with self._http.stream("POST", command, params=params) as r:
-                if r.status_code != 200:
-                    raise _error(command, r.status_code, await r.aread())
-                async for chunk in r.aiter_bytes(piece):
-                    yield chunk
-                # Kubo reports a failure after the headers only in an HTTP trailer,
-                # which httpx does not expose: callers check the length they got.
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
-            raise KuboUnavailable(command, f"{type(exc).__name__}: {exc or 'no answer'}") from None
-
-    # -- node -----------------------------------------------------------------
-    async def id(self) -> dict:
-        return await self._json("id")
-
-    async def version(self) -> str:
-        return (await self._json("version"))["Version"]
-
-    # -- files (UnixFS) -------------------------------------------------------
-    async def add(self, chunks: AsyncIterable[bytes], *, pin: bool = True) -> tuple[str, int]:
-        """Add one file whose bytes are `chunks`, streamed; return (root CID, bytes)."""
-        boundary = secrets.token_hex(16)
-        total = 0
-
-        async def body() -> AsyncIterator[bytes]:
-            nonlocal total
-            yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n"
-                   "Content-Type: application/octet-stream\r\n\r\n").encode()
-            async for chunk in chunks:
-                total += len(chunk)
-                yield chunk
-            yield f"\r\n--{boundary}--\r\n".encode()
-
-        r = await self._call("add", {**ADD_PARAMS, "pin": "true" if pin else "false"}, content=body(),
-                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-                             idempotent=False)
-        lines = [json.loads(line) for line in r.text.splitlines() if line.strip()]
-        roots = [line for line in lines if "Hash" in line]
-        if not roots:
-            raise KuboError("add", f"no CID in the answer: {r.text[:200]!r}")
-        return roots[-1]["Hash"], total
-
-    def cat(self, cid: str, offset: int = 0, length: int | None = None,
-            piece: int | None = None) -> AsyncIterator[bytes]:
-        params = {"arg": cid, "offset": str(offset)}
-        if length is not None:
-            params["length"] = str(length)
-        return self._stream("cat", params, piece)
-
-    async def gateway(self) -> str:
-        """The node's HTTP gateway URL ("" when it has none we can reach)."""
-        if self._gateway is None:
-            self._gateway = await self._discover_gateway()
-        return self._gateway
-
-    async def _discover_gateway(self) -> str:
-        try:
-            value = (await self._json("config", {"arg": "Addresses.Gateway"})).get("Value")
-        except KuboError as exc:
-            if isinstance(exc, KuboUnavailable):
-                raise
-            return ""
-        api_host = httpx.URL(self.api_url).host
-        for addr in value if isinstance(value, list) else [value]:
-            parts = str(addr).split("/")
-            if len(parts) >= 5 and parts[1] in ("ip4", "ip6") and parts[3] == "tcp":
-                host = parts[2]
-                if host in ("0.0.0.0", "::"):
-                    host = api_host
-                elif host != api_host and host.startswith(("127.", "::1")):
-                    continue  # the node's loopback is not ours
-                return f"http://[{host}]:{parts[4]}" if ":" in host else f"http://{host}:{parts[4]}"
-        return ""
-
-    async def read_file(self, cid: str, offset: int, length: int, piece: int) -> AsyncIterator[bytes]:
-        """File bytes [offset, offset+length) of a UnixFS DAG, as fast as the node
-        can give them: through its gateway (a plain, sized HTTP body) when it
-        has one, else through `cat`."""
-        gateway = await self.gateway()
-        if not gateway:
-            async for chunk in self.cat(cid, offset, length, piece=piece):
-                yield chunk
-            return
-        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if length else {}
-        try:
-            async with self._http.stream("GET", f"{gateway}/ipfs/{cid}", headers=headers) as r:
-                if r.status_code not in (200, 206):
-                    raise _error("gateway", r.status_code, await r.aread())
-                if r.status_code == 200 and offset:
-                    raise KuboError("gateway", "the gateway ignored the byte range")
-                async for chunk in r.aiter_bytes(piece):
-                    yield chunk
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
-            raise KuboUnavailable("gateway", f"{type(exc).__name__}: {exc or 'no answer'}") from None
-
-    # -- blocks and DAGs ------------------------------------------------------
-    async def block_get(self, cid: str) -> bytes:
-        return (await self._call("block/get", {"arg": cid})).content
-
-    async def block_put(self, block: bytes, codec: str) -> str:
-        boundary = secrets.token_hex(16)
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"block\"\r\n"
-                "Content-Type: application/octet-stream\r\n\r\n").encode() + block + f"\r\n--{boundary}--\r\n".encode()
-        answer = await self._json("block/put", {"cid-codec": codec, "mhtype": "sha2-256", "pin": "false"},
-                                  content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        return answer["Key"]
-
-    async def refs(self, cid: str) -> list[str]:
-        """Every CID below `cid` (recursive, unique)."""
-        r = await self._call("refs", {"arg": cid, "recursive": "true", "unique": "true"})
-        out = []
-        for line in r.text.splitlines():
-            if line.strip():
-                entry = json.loads(line)
-                if entry.get("Err"):
-                    raise KuboError("refs", entry["Err"])
-                out.append(entry["Ref"])
-        return out
-
-    def dag_export(self, cid: str) -> AsyncIterator[bytes]:
-        return self._stream("dag/export", {"arg": cid})
-
-    async def dag_import(self, car: AsyncIterable[bytes], pin_roots: bool = True) -> list[str]:
-        boundary = secrets.token_hex(16)
-
-        async def body() -> AsyncIterator[bytes]:
-            yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"import.car\"\r\n"
-                   "Content-Type: application/octet-stream\r\n\r\n").encode()
-            async for piece in car:
-                yield piece
-            yield f"\r\n--{boundary}--\r\n".encode()
-
-        r = await self._call("dag/import", {"pin-roots": "true" if pin_roots else "false"}, content=body(),
-                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-                             idempotent=False)
-        roots = []
-        for line in r.text.splitlines():
-            if line.strip():
-                entry = json.loads(line)
-                if "Root" in entry:
-                    if entry["Root"].get("PinErrorMsg"):
-                        raise KuboError("dag/import", entry["Root"]["PinErrorMsg"])
-                    roots.append(entry["Root"]["Cid"]["/"])
-        return roots
-
-    # -- pins -----------------------------------------------------------------
-    async def pin_add(self, cid: str) -> None:
-        await self._call("pin/add", {"arg": cid, "recursive": "true"}, idempotent=True)
-
-    async def pin_rm(self, cid: str) -> None:
-        try:
-            await self._call("pin/rm", {"arg": cid, "recursive": "true"})
-        except KuboError as exc:
-            if "not pinned" not in exc.kubo_message:
-                raise
-
-    async def is_pinned(self, cid: str) -> bool:
-        try:
-            answer = await self._json("pin/ls", {"arg": cid, "type": "recursive"})
-        except KuboError as exc:
-            if "not pinned" in exc.kubo_message or "is not pinned" in exc.kubo_message:
-                return False
-            raise
-        return cid in answer.get("Keys", {})
-
-    # -- MFS (the namespace trees) ---------------------------------------------
-    async def files_mkdir(self, path: str) -> None:
-        await self._call("files/mkdir", {"arg": path, "parents": "true", "cid-version": "1"})
-
-    async def files_cp(self, source: str, dest: str) -> None:
-        await self._call("files/cp", [("arg", source), ("arg", dest), ("parents", "true")], idempotent=False)
-
-    async def files_write(self, path: str, data: bytes) -> None:
-        boundary = secrets.token_hex(16)
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"f\"\r\n"
-                "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        await self._call("files/write", {"arg": path, "create": "true", "truncate": "true", "parents": "true",
-                                         "cid-version": "1", "raw-leaves": "true"},
-                         content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-                         idempotent=False)
-
-    async def files_rm(self, path: str) -> None:
-        try:
-            await self._call("files/rm", {"arg": path, "recursive": "true", "force": "true"}, idempotent=False)
-        except KuboError as exc:
-            if "does not exist" not in exc.kubo_message and "file does not exist" not in exc.kubo_message:
-                raise
-
-    async def files_stat(self, path: str) -> dict | None:
-        try:
-            return await self._json("files/stat", {"arg": path})
-        except KuboError as exc:
-            if "does not exist" in exc.kubo_message:
-                return None
-            raise
-
-    async def files_read(self, path: str) -> bytes:
-        return (await self._call("files/read", {"arg": path})).content
-
-    async def files_ls(self, path: str) -> list[str]:
-        answer = await self._json("files/ls", {"arg": path})
-        return [e["Name"] for e in answer.get("Entries") or []]
-
-    # -- network and naming -----------------------------------------------------
-    async def swarm_connect(self, addr: str) -> None:
-        await self._call("swarm/connect", {"arg": addr})
-
-    async def findprovs(self, cid: str, limit: int = 5) -> list[str]:
-        r = await self._call("routing/findprovs", {"arg": cid, "num-providers": str(limit)})
-        peers = []
-        for line in r.text.splitlines():
-            if line.strip():
-                for resp in json.loads(line).get("Responses") or []:
-                    peers.append(resp["ID"])
-        return peers
-
-    async def key_gen(self, name: str) -> str:
-        return (await self._json("key/gen", {"arg": name, "type": "ed25519"}, idempotent=False))["Id"]
-
-    async def name_publish(self, cid: str, key: str = "self", lifetime: str = "24h") -> str:
-        answer = await self._json("name/publish", {"arg": f"/ipfs/{cid}", "key": key, "lifetime": lifetime,
-                                                   "allow-offline": "true"}, idempotent=False)
-        return answer["Name"]
-
-    async def name_resolve(self, name: str) -> str:
-        return (await self._json("name/resolve", {"arg": name}))["Path"]
-
-    async def stats_bw(self) -> dict:
-        return await self._json("stats/bw")
-
-    async def bitswap_stat(self) -> dict:
-        return await self._json("bitswap/stat")
-
-
-def _error(command: str, status: int, body: bytes) -> KuboError:
-    try:
-        message = json.loads(body).get("Message") or body.decode(errors="replace")
-    except ValueError:
-        message = body.decode(errors="replace")[:500] or f"HTTP {status}"
-    return KuboError(command, message.strip(), status)
+"""Where the named roots (the namespace trees) live in Kubo's MFS: /sealedreg/<name>."""
 
 
 def _missing(exc: KuboError) -> bool:
@@ -370,8 +29,7 @@ def _missing(exc: KuboError) -> bool:
 
 
 class KuboStore:
-    """The BlobStore seam on a Kubo node: content is added (pinned) and read back
-    through the RPC API; the CIDs are the embedded backend's, by construction."""
+    """The BlobStore seam on a Kubo node."""
 
     name = "kubo"
 
@@ -384,7 +42,7 @@ class KuboStore:
         return StoredContent(root, size, tuple(dict.fromkeys(blocks)))
 
     async def get_block(self, cid: ContentId) -> bytes:
-        parsed = _parse(cid)
+        parsed = parse_content_id(cid)
         try:
             block = await self.kubo.block_get(cid)
         except KuboError as exc:
@@ -396,7 +54,7 @@ class KuboStore:
         return block
 
     async def put_block(self, cid: ContentId, block: bytes) -> None:
-        parsed = _parse(cid)
+        parsed = parse_content_id(cid)
         if not parsed.verify(block):
             raise ContentCorrupt(f"block does not match {cid}")
         got = await self.kubo.block_put(block, "raw" if parsed.codec == RAW else "dag-pb")
@@ -407,12 +65,7 @@ class KuboStore:
         return await self.kubo.is_pinned(content_id)
 
     async def size(self, content_id: ContentId) -> int:
-        cid = _parse(content_id)
-        block = await self.get_block(content_id)
-        try:
-            return file_size(block, cid)
-        except DagError as exc:
-            raise ContentCorrupt(f"{content_id}: {exc}") from None
+        return content_size(content_id, await self.get_block(content_id))
 
     async def read(self, content_id: ContentId, offset: int = 0, length: int | None = None,
                    verify_leaves: bool = True) -> AsyncIterator[bytes]:
@@ -430,7 +83,7 @@ class KuboStore:
             if got != length:
                 raise ContentMissing(f"{content_id}: kubo returned {got} of {length} bytes")
             return
-        root = _parse(content_id)
+        root = parse_content_id(content_id)
         cache: dict[CID, bytes] = {}
 
         async def node(cid: CID) -> bytes:
@@ -475,9 +128,9 @@ class KuboStore:
         except CarError as exc:
             raise ContentCorrupt(f"{content_id}: {exc}") from None
 
-    async def publish_tree(self, namespace: str, root: ContentId) -> None:
-        """Pin the new tree, swap it into MFS at /sealedreg/<namespace>, unpin the old one."""
-        path = f"{MFS_ROOT}/{namespace}"
+    async def keep_root(self, name: str, root: ContentId) -> None:
+        """Pin the new root, swap it into MFS at /sealedreg/<name>, unpin the old one."""
+        path = f"{MFS_ROOT}/{name}"
         old = await self.kubo.files_stat(path)
         await self.kubo.pin_add(root)
         await self.kubo.files_mkdir(MFS_ROOT)
@@ -486,10 +139,6 @@ class KuboStore:
         await self.kubo.files_cp(f"/ipfs/{root}", path)
         if old is not None and old.get("Hash") not in (None, root):
             await self.kubo.pin_rm(old["Hash"])
-
-    async def tree_root(self, namespace: str) -> str | None:
-        stat = await self.kubo.files_stat(f"{MFS_ROOT}/{namespace}")
-        return stat.get("Hash") if stat else None
 
     async def retain(self, content_id: ContentId) -> None:
         await self.kubo.pin_add(content_id)
@@ -511,12 +160,3 @@ async def _prefetch_inner(get, root: CID) -> None:
         except DagError as exc:
             raise ContentCorrupt(f"{cid}: {exc}") from None
         stack.extend(link.cid for link in node.links if link.cid.codec == DAG_PB)
-
-
-def _parse(cid: ContentId) -> CID:
-    try:
-        return CID.parse(cid)
-    except CIDError as exc:
-        raise ContentMissing(f"{cid!r}: {exc}") from None
-
-

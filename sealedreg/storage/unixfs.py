@@ -1,6 +1,6 @@
 """UnixFS files as IPFS DAGs, built exactly as Kubo builds them.
 
-Import parameters (Kubo's `unixfs-v1-2025` profile, DESIGN §5), named once
+Import parameters (Kubo's `unixfs-v1-2025` profile, docs/format.md §3), named once
 here: CIDv1, sha2-256, raw leaves, fixed-size chunks of 1 MiB, a balanced
 DAG with at most 1024 links per node. A single-chunk file is just its raw
 leaf. Inner nodes are dag-pb `PBNode`s whose `Data` is a UnixFS `File`
@@ -219,11 +219,6 @@ def build_file(chunks: Iterable[bytes], sink: BlockSink, max_links: int = MAX_LI
     return builder.finish()
 
 
-def file_cid(chunks: Iterable[bytes], max_links: int = MAX_LINKS) -> str:
-    """The CID (text) Kubo gives a file whose leaves are exactly `chunks`."""
-    return str(build_file(chunks, lambda cid, block: None, max_links).cid)
-
-
 def chunked(data: bytes, size: int = CHUNK_SIZE) -> list[bytes]:
     """Split `data` as Kubo's fixed-size chunker does (nothing for empty input)."""
     return [data[i:i + size] for i in range(0, len(data), size)]
@@ -332,3 +327,49 @@ def decode_directory(block: bytes) -> list[Link]:
     if kind != UNIXFS_DIRECTORY:
         raise DagError("not a UnixFS directory")
     return links
+
+
+@dataclass(frozen=True)
+class PathEntry:
+    """A file (any DAG) placed at `path` in a directory tree."""
+
+    path: str  # components separated by "/", none empty, "." or ".."
+    cid: CID
+    tsize: int  # cumulative size of its DAG, as the parent's link records it
+
+
+def file_entry(path: str, data: bytes, sink: BlockSink) -> PathEntry:
+    """A small file as UnixFS blocks (given to `sink`), placed at `path`."""
+    root = build_file(chunked(data), sink)
+    return PathEntry(path, root.cid, root.tsize)
+
+
+def build_directories(entries: list[PathEntry], sink: BlockSink) -> CID:
+    """Nest `entries` by path into plain UnixFS directories, emit the
+    directory blocks bottom-up, and return the root directory's CID. The same
+    entries always give the same root (links are sorted by name)."""
+    root: dict = {}
+    for entry in entries:
+        parts = entry.path.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"bad tree path {entry.path!r}")
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{entry.path!r} is below a file")
+        if parts[-1] in node:
+            raise ValueError(f"{entry.path!r} twice in the tree")
+        node[parts[-1]] = entry
+
+    def emit(node: dict) -> tuple[CID, int]:
+        links = []
+        for name, child in node.items():
+            cid, tsize = emit(child) if isinstance(child, dict) else (child.cid, child.tsize)
+            links.append(Link(cid, tsize, name))
+        block = encode_directory(links)
+        cid = CID.of(block, DAG_PB)
+        sink(cid, block)
+        return cid, len(block) + sum(link.tsize for link in links)
+
+    return emit(root)[0]

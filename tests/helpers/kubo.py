@@ -9,7 +9,7 @@ A repo (IPFS_PATH) always lives in the test's tmp dir and is made with
     ipfs init --empty-repo --profile=test,unixfs-v1-2025
 
 (`test`: loopback addresses, no bootstrap peers, no MDNS, no AutoConf/AutoTLS,
-no delegated routers; `unixfs-v1-2025`: the DESIGN.md §5 import parameters)
+no delegated routers; `unixfs-v1-2025`: the docs/format.md §3 import parameters)
 and then pinned with one `ipfs config --json <key> <value>` per entry of
 IMPORT_CONFIG (the §5 parameters are forced even if the profile changes or is
 missing).  A daemon additionally gets the settings in `_daemon_config()`:
@@ -48,10 +48,10 @@ BUILD_TIMEOUT = 1800.0   # a fresh machine downloads ~300 Go modules first
 CLI_TIMEOUT = 120.0
 READY_TIMEOUT = 60.0
 
-# The import profile DESIGN.md §5 pins (Kubo >= v0.40).
+# The import profile docs/format.md §3 pins (Kubo >= v0.40).
 IMPORT_PROFILE = "unixfs-v1-2025"
 
-# DESIGN.md §5 as Kubo `Import.*` config, forced on every repo.  The last four
+# docs/format.md §3 as Kubo `Import.*` config, forced on every repo.  The last four
 # only matter for directories, and are what the profile sets in v0.43.1.
 IMPORT_CONFIG: dict[str, object] = {
     "CidVersion": 1,

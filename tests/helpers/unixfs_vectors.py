@@ -23,13 +23,20 @@ import json
 import tempfile
 from pathlib import Path
 
+from sealedreg.storage.unixfs import MAX_LINKS, build_file
+
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "unixfs.json"
+
+
+def file_cid(chunks, max_links: int = MAX_LINKS) -> str:
+    """The CID (text) Kubo gives a file whose leaves are exactly `chunks`."""
+    return str(build_file(chunks, lambda cid, block: None, max_links).cid)
 
 MiB = 1024 * 1024
 
 # (name, seed, size, chunk_size, max_links)
 CASES: list[tuple[str, int, int, int, int]] = [
-    # the real parameters (DESIGN.md §5)
+    # the real parameters (docs/format.md §3)
     ("empty", 0, 0, MiB, 1024),
     ("one-byte", 1, 1, MiB, 1024),
     ("chunk-minus-1", 2, MiB - 1, MiB, 1024),

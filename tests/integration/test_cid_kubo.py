@@ -1,4 +1,4 @@
-"""Our UnixFS DAG builder gives the same root CID as Kubo (DESIGN.md §5).
+"""Our UnixFS DAG builder gives the same root CID as Kubo (docs/format.md §3).
 
 `sealedreg.storage.unixfs.file_cid(chunks, max_links)` is the CIDv1 of the
 UnixFS file whose raw leaves are exactly `chunks`, in order, in a balanced
@@ -32,7 +32,7 @@ def hash_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _file_cid():
-    from sealedreg.storage.unixfs import file_cid
+    from tests.helpers.unixfs_vectors import file_cid
     return file_cid
 
 

@@ -1,4 +1,4 @@
-"""The Kubo test fixture itself: a loopback-only daemon with the DESIGN.md §5
+"""The Kubo test fixture itself: a loopback-only daemon with the docs/format.md §3
 import config, and the facts about Kubo's DAGs our UnixFS builder relies on."""
 
 from __future__ import annotations

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import io
 
 import pytest
 
-from sealedreg.storage.car import CarWriter
+from sealedreg.storage.car import read_car_async
 from sealedreg.storage.cid import CID, RAW
-from sealedreg.storage.kubo import KuboClient, KuboError, KuboTimeouts, KuboUnavailable
-from sealedreg.storage.unixfs import chunked, file_cid
+from sealedreg.storage.kubo_rpc import KuboClient, KuboError, KuboTimeouts, KuboUnavailable
+from sealedreg.storage.unixfs import chunked
+from tests.helpers.unixfs_vectors import file_cid
 from tests.helpers.kubo import run_kubo
 from tests.helpers.server import free_port
 
@@ -28,12 +28,10 @@ async def leaves(data: bytes):
 
 def test_client_calls(tmp_path):
     data = bytes(range(256)) * 9000 + b"tail"
-    with run_kubo(tmp_path, "a", routing="dht") as a, run_kubo(tmp_path, "b") as b:
+    with run_kubo(tmp_path, "a") as a:
         async def go():
             k = KuboClient(a.api_url)
-            kb = KuboClient(b.api_url)
             try:
-                assert (await k.id())["ID"] == a.peer_id and (await k.version())
                 cid, size = await k.add(leaves(data))
                 assert cid == file_cid(chunked(data)) and size == len(data)
                 assert await k.is_pinned(cid)
@@ -47,38 +45,25 @@ def test_client_calls(tmp_path):
                 assert CID.parse(refs[0]).verify(block)
                 small = CID.of(b"hello block", RAW)
                 assert await k.block_put(b"hello block", "raw") == str(small)
-                await k.files_write("/t/x/file", b"abc")
-                assert await k.files_read("/t/x/file") == b"abc"
-                assert (await k.files_stat("/t/x/file"))["Size"] == 3
+                await k.files_mkdir("/t/x")
                 await k.files_cp(f"/ipfs/{cid}", "/t/blob")
-                assert sorted(await k.files_ls("/t")) == ["blob", "x"]
+                assert (await k.files_stat("/t/blob"))["Hash"] == cid
                 await k.files_rm("/t")
+                await k.files_rm("/t")  # gone already: not an error
                 assert await k.files_stat("/t") is None
-                # a CAR out of one node and into the other
-                car = b"".join([p async for p in k.dag_export(cid)])
-                assert car.startswith(b"\x3a\xa2") or car[1:2] == b"\xa2"
-
-                async def pieces():
-                    yield car
-
-                assert await kb.dag_import(pieces()) == [cid]
-                assert b"".join([p async for p in kb.cat(cid)]) == data
+                # the DAG out as a CAR: every block, each matching its CID
+                blocks = [(c, b) async for c, b in read_car_async(k.dag_export(cid))]
+                assert {str(c) for c, _ in blocks} == {cid, *refs}
                 await k.pin_rm(cid)
                 await k.pin_rm(cid)  # not pinned any more: not an error
                 assert not await k.is_pinned(cid)
-                # naming and routing
-                await kb.swarm_connect(a.swarm_addr)
-                name = await k.key_gen("ns-example")
-                assert await k.name_publish(cid, key="ns-example") == name
-                assert (await k.name_resolve(f"/ipns/{name}")) == f"/ipfs/{cid}"
-                assert isinstance(await k.findprovs(cid), list)
-                assert (await k.stats_bw())["TotalIn"] >= 0
+                await k.pin_add(cid)
+                assert await k.is_pinned(cid)
                 with pytest.raises(KuboError) as info:
                     await k.block_get("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku-not")
                 assert info.value.kubo_message
             finally:
                 await k.aclose()
-                await kb.aclose()
 
         run(go())
 
@@ -88,7 +73,7 @@ def test_unreachable_kubo_is_typed_and_bounded():
         k = KuboClient(f"http://127.0.0.1:{free_port()}", KuboTimeouts(connect=0.5, read=0.5, retries=2, backoff=0.01))
         try:
             with pytest.raises(KuboUnavailable):
-                await k.id()
+                await k.refs("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
             with pytest.raises(KuboUnavailable):
                 [p async for p in k.cat("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")]
         finally:

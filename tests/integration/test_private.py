@@ -4,6 +4,7 @@ the registry would publish."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -13,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from sealedreg.crypto.convergent import decrypt
-from sealedreg.storage.blockstore import BlockStore
-from sealedreg.storage.cid import CID, DAG_PB
-from sealedreg.storage.tree import envelope_path
-from sealedreg.storage.unixfs import decode_directory, decode_file_node, leaf_spans
+from sealedreg.publish.reader import TreeReader
+from sealedreg.storage.cid import CID
+from sealedreg.storage.embedded import EmbeddedStore
+from sealedreg.storage.unixfs import leaf_spans
 from tests.helpers.clients import ClientSandbox
 from tests.helpers.ocilayout import write_image
 from tests.helpers.server import REPO_ROOT, run_registry
@@ -34,37 +35,25 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 class Tree:
-    """Reads a namespace tree straight out of the embedded block directory."""
+    """The package's tree reader on a (stopped) registry's embedded store, driven synchronously."""
 
-    def __init__(self, data: Path, root: str) -> None:
-        self.blocks = BlockStore(data / "blocks", data / "tmp")
-        self.root = CID.parse(root)
+    def __init__(self, data: Path, root: str, namespace: str = "example.com") -> None:
+        self.store = EmbeddedStore(data / "blocks", data / "tmp")
+        self.reader = TreeReader(self.store.get_block, root, namespace)
 
     def get(self, cid: CID) -> bytes:
-        return self.blocks.get(cid)
+        return self.store.blocks.get(cid)
 
-    def walk(self, cid: CID | None = None, path: str = ""):
-        cid = cid or self.root
-        block = self.get(cid)
-        yield path, cid, block
-        if cid.codec == DAG_PB:
-            try:
-                links = decode_directory(block)
-            except ValueError:  # a file node: its leaves
-                for link in decode_file_node(block).links:
-                    yield from self.walk(link.cid, path)
-                return
-            for link in links:
-                yield from self.walk(link.cid, f"{path}/{link.name}")
+    def walk(self):
+        async def collect():
+            return [(node.path, node.cid, node.block) async for node in self.reader.walk()]
+        return asyncio.run(collect())
 
     def file(self, path: str) -> bytes:
-        cid = self.root
-        for part in path.strip("/").split("/"):
-            (cid,) = [l.cid for l in decode_directory(self.get(cid)) if l.name == part]
-        block = self.get(cid)
-        if cid.codec != DAG_PB:
-            return block
-        return b"".join(self.get(link.cid) for link in decode_file_node(block).links)
+        return asyncio.run(self.reader.file(path))
+
+    def envelope(self, repo: str) -> bytes:
+        return asyncio.run(self.reader.envelope(repo))
 
 
 @pytest.fixture
@@ -107,7 +96,7 @@ def test_private_repository_lifecycle(tmp_path, org):
 
     tree = Tree(data, granted_root)
     envelope = tmp_path / "envelope.json"
-    envelope.write_bytes(tree.file(envelope_path("example.com", private_repo)))
+    envelope.write_bytes(tree.envelope(private_repo))
 
     # the partner opens it and decrypts the private layer to the exact pushed bytes
     opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
@@ -146,7 +135,7 @@ def test_private_repository_lifecycle(tmp_path, org):
                              f"{private_repo}:{secret_tag}").stdout)["tree"]
     assert revoked["seq"] == state["tree"]["seq"] + 1
     after = tmp_path / "after.json"
-    after.write_bytes(Tree(data, revoked["root"]).file(envelope_path("example.com", private_repo)))
+    after.write_bytes(Tree(data, revoked["root"]).envelope(private_repo))
     p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "example.com.pub"),
             "--repo", private_repo, str(after), check=False)
     assert p.returncode != 0 and "not a recipient" in p.stderr
@@ -219,22 +208,22 @@ def test_grant_by_domain_looks_the_key_up_in_dns(tmp_path, org):
     state = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), "example.com/secret-x:1").stdout)
     tree = Tree(data, state["tree"]["root"])
     envelope = tmp_path / "env.json"
-    envelope.write_bytes(tree.file(envelope_path("example.com", "example.com/secret-x")))
+    envelope.write_bytes(tree.envelope("example.com/secret-x"))
     opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
                             str(keys / "example.com.pub"), "--repo", "example.com/secret-x", str(envelope)).stdout)
     assert opened["tags"] == {"1": img.manifest_digest}
-    # and the namespace descriptor is signed by the organisation
-    from nacl.signing import VerifyKey
+    # and the namespace descriptor is signed by the organisation; the reader opens what was granted
+    from sealedreg.publish.descriptor import DescriptorError
+    from sealedreg.publish.keyfiles import load_keys, load_public
 
-    from sealedreg.crypto.keys import parse_tagged
-    from sealedreg.storage.tree import verify_descriptor
-
-    org_pub = json.loads((keys / "example.com.pub").read_text())
-    desc = verify_descriptor(tree.file("sealedreg.json"), VerifyKey(parse_tagged(org_pub["sig"], "ed25519")))
+    org_key = load_public(keys / "example.com.pub").sig
+    desc = asyncio.run(tree.reader.descriptor(org_key))
     assert desc["ns"] == "example.com" and desc["seq"] == state["tree"]["seq"]
-    with pytest.raises(ValueError):
-        verify_descriptor(tree.file("sealedreg.json"),
-                          VerifyKey(parse_tagged(partner["sig"], "ed25519")))
+    with pytest.raises(DescriptorError):
+        asyncio.run(tree.reader.descriptor(load_public(keys / "partner.org.pub").sig))
+    opened = asyncio.run(tree.reader.open_private("example.com/secret-x", publisher=org_key,
+                                                  recipient=load_keys(keys / "partner.org.key")))
+    assert opened.payload["tags"] == {"1": img.manifest_digest}
 
 
 def test_auto_layers_keep_public_base_layers_global(tmp_path, org):
@@ -285,8 +274,9 @@ def test_revoke_rotate_moves_future_layers_to_a_fresh_secret(tmp_path, org):
         assert (out / again.layer_digests[1].split(":")[1]).read_bytes() == \
             again.blob_path(again.layer_digests[1]).read_bytes()
     from sealedreg.crypto.convergent import derive_key, encrypt
-    from sealedreg.crypto.protected_files import load_secret
-    from sealedreg.storage.unixfs import chunked, file_cid
+    from sealedreg.protected_files import load_secret
+    from sealedreg.storage.unixfs import chunked
+    from tests.helpers.unixfs_vectors import file_cid
 
     layer = again.blob_path(again.layer_digests[1]).read_bytes()
     old_secret = load_secret(root / "example.com.secret")

@@ -27,7 +27,7 @@ def cli(*args: str) -> dict:
 
 
 def materialise(tmp: Path, image, ns: str, repo: str, tag: str, seq: int) -> Path:
-    """The tree of DESIGN §5 written out as plain files, for `ipfs add -r`."""
+    """The tree of docs/format.md §6 written out as plain files, for `ipfs add -r`."""
     root = tmp / "tree"
     for digest in [image.config_digest, *image.layer_digests]:
         algorithm, hexpart = digest.split(":")

@@ -1,13 +1,20 @@
 """Regenerate tests/vectors/ce-v1.json (only when the format version changes).
 
     python -m tests.vectors.make_ce_v1 > tests/vectors/ce-v1.json
+
+`cases` pin the codec; `failures` are ciphertexts that must be refused, each
+given as a mutation of a case's ciphertext (`of`), or in full (`ciphertext_hex`),
+with the plaintext size the reader is told and the error it must raise.
 """
 
 import hashlib
 import json
 
-from sealedreg.crypto.convergent import CHUNK, PLAIN_CHUNK, derive_key, encrypt
-from sealedreg.storage.unixfs import chunked, file_cid
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from sealedreg.crypto.convergent import AAD, CHUNK, PLAIN_CHUNK, derive_key, encrypt, nonce
+from sealedreg.storage.unixfs import chunked
+from tests.helpers.unixfs_vectors import file_cid
 
 
 def pattern(n: int) -> bytes:
@@ -47,7 +54,34 @@ def main() -> None:
         if len(ct) <= 64:
             case["ciphertext_hex"] = ct.hex()
         out.append(case)
-    print(json.dumps({"format": "sealedreg-ce/v1", "cases": out}, indent=2))
+    print(json.dumps({"format": "sealedreg-ce/v1", "cases": out, "failures": failures()}, indent=2))
+
+
+def failures() -> list[dict]:
+    hello = "sha256:" + hashlib.sha256(b"hello").hexdigest()
+    not_final = AESGCM(derive_key(hello)).encrypt(nonce(0, last=False), b"hello", AAD)
+    three = "three chunks and change, org domain"
+    size3 = 3 * PLAIN_CHUNK + 7
+    return [
+        {"name": "flipped bit in the tag", "of": "hello, global domain", "mutation": {"flip": 20},
+         "plain_size": 5, "error": "authentication failed"},
+        {"name": "flipped bit in the body", "of": three, "mutation": {"flip": CHUNK + 100},
+         "plain_size": size3, "error": "authentication failed"},
+        {"name": "truncated by a byte", "of": "hello, global domain", "mutation": {"truncate": 1},
+         "plain_size": 5, "error": "ended early"},
+        {"name": "extended by a byte", "of": "hello, global domain", "mutation": {"append_hex": "00"},
+         "plain_size": 5, "error": "past its last chunk"},
+        {"name": "chunks swapped", "of": three, "mutation": {"swap": [0, 1]},
+         "plain_size": size3, "error": "authentication failed"},
+        {"name": "last chunk dropped, told the shorter size", "of": three, "mutation": {"drop_last": True},
+         "plain_size": 3 * PLAIN_CHUNK, "error": "authentication failed"},
+        {"name": "last chunk dropped, told the real size", "of": three, "mutation": {"drop_last": True},
+         "plain_size": size3, "error": "ended early"},
+        {"name": "org-domain content read with the global key", "of": "hello, org domain",
+         "mutation": {"secret_hex": None}, "plain_size": 5, "error": "authentication failed"},
+        {"name": "final chunk sealed without the last flag", "digest": hello, "secret_hex": None,
+         "ciphertext_hex": not_final.hex(), "plain_size": 5, "error": "authentication failed"},
+    ]
 
 
 if __name__ == "__main__":

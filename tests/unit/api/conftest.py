@@ -7,14 +7,19 @@ from typing import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from sealedreg.api.app import build_app
+from sealedreg.server import assemble
 from sealedreg.config import Config
+
+
+def app_for(config: Config):
+    """The app `serve` would run for `config`, in process."""
+    return assemble(config).app
 
 
 @pytest.fixture
 def client(tmp_path) -> Iterator[TestClient]:
     config = Config(data=tmp_path / "data", durable=False)
-    with TestClient(build_app(config)) as c:
+    with TestClient(app_for(config)) as c:
         yield c
 
 
@@ -57,11 +62,11 @@ def push_image(client: TestClient, repo: str, tag: str, layer: bytes = b"layer",
 def org_client(tmp_path) -> Iterator[TestClient]:
     """A registry where namespace `org.example` has its own dedupe domain."""
     from sealedreg.config import NamespaceConfig
-    from sealedreg.crypto.protected_files import create_secret
+    from sealedreg.protected_files import create_secret
 
     secret = tmp_path / "org.secret"
     create_secret(secret)
     config = Config(data=tmp_path / "data", durable=False,
                     namespaces={"org.example": NamespaceConfig(org_secret=secret)})
-    with TestClient(build_app(config)) as c:
+    with TestClient(app_for(config)) as c:
         yield c

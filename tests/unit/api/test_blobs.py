@@ -100,17 +100,17 @@ def test_missing_domain_secret_is_a_json_error(tmp_path):
     """Content in an org domain whose secret left the config: clean JSON 500s, no bytes."""
     from starlette.testclient import TestClient
 
-    from sealedreg.api.app import build_app
+    from tests.unit.api.conftest import app_for
     from sealedreg.config import Config, NamespaceConfig
-    from sealedreg.crypto.protected_files import create_secret
+    from sealedreg.protected_files import create_secret
 
     secret = tmp_path / "org.secret"
     create_secret(secret)
     with_secret = Config(data=tmp_path / "data", durable=False,
                          namespaces={"org.example": NamespaceConfig(org_secret=secret)})
-    with TestClient(build_app(with_secret)) as c:
+    with TestClient(app_for(with_secret)) as c:
         d = push_blob(c, "org.example/app", b"private layer")
-    with TestClient(build_app(Config(data=tmp_path / "data", durable=False))) as c:
+    with TestClient(app_for(Config(data=tmp_path / "data", durable=False))) as c:
         for method in ("GET", "HEAD"):
             r = c.request(method, f"/v2/org.example/app/blobs/{d}")
             assert r.status_code == 500 and b"private layer" not in r.content

@@ -1,7 +1,6 @@
 """The trustless gateway serves only live blocks, verifiably."""
 
 import io
-import json
 
 from sealedreg.storage.car import read_car
 from sealedreg.storage.cid import CID

@@ -1,20 +1,20 @@
 """sealedreg-ce/v1 against its vectors, an independent HKDF, and every way to get it wrong."""
 
-import asyncio
 import hashlib
 import hmac
 import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from sealedreg.crypto import convergent as ce
-from sealedreg.crypto.stream import decrypt_range, encrypt_file
-from sealedreg.storage.unixfs import chunked, file_cid
+from sealedreg.crypto.stream import RangeDecryptor
+from sealedreg.storage.unixfs import chunked
+from tests.helpers.unixfs_vectors import file_cid
 
-VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "ce-v1.json").read_text())["cases"]
+DOC = json.loads((Path(__file__).parents[2] / "vectors" / "ce-v1.json").read_text())
+VECTORS = DOC["cases"]
+FAILURES = DOC["failures"]
 
 
 def plaintext(case: dict) -> bytes:
@@ -110,55 +110,42 @@ def test_size_arithmetic():
             ce.plain_size_of(bad)
 
 
-def _run(coro):
-    return asyncio.run(coro)
+def _failing_input(failure: dict) -> tuple[bytes, bytes]:
+    """(ciphertext, key) of a failure vector: a case's ciphertext, mutated, or given whole."""
+    if "ciphertext_hex" in failure:
+        secret = bytes.fromhex(failure["secret_hex"]) if failure["secret_hex"] else None
+        return bytes.fromhex(failure["ciphertext_hex"]), ce.derive_key(failure["digest"], secret)
+    case = next(c for c in VECTORS if c["name"] == failure["of"])
+    secret = bytes.fromhex(case["secret_hex"]) if case["secret_hex"] else None
+    key = ce.derive_key(case["digest"], secret)
+    ct = bytearray(ce.encrypt(plaintext(case), key))
+    m = failure["mutation"]
+    if "flip" in m:
+        ct[m["flip"]] ^= 1
+    if "truncate" in m:
+        del ct[-m["truncate"]:]
+    if "append_hex" in m:
+        ct += bytes.fromhex(m["append_hex"])
+    if "swap" in m:
+        chunks = chunked(bytes(ct))
+        i, j = m["swap"]
+        chunks[i], chunks[j] = chunks[j], chunks[i]
+        ct = bytearray(b"".join(chunks))
+    if m.get("drop_last"):
+        ct = bytearray(b"".join(chunked(bytes(ct))[:-1]))
+    if "secret_hex" in m:
+        key = ce.derive_key(case["digest"], bytes.fromhex(m["secret_hex"]) if m["secret_hex"] else None)
+    return bytes(ct), key
 
 
-BLOB = bytes((i * 7919) % 256 for i in range(3 * ce.PLAIN_CHUNK + 1234))
-BLOB_KEY = ce.derive_key("sha256:" + hashlib.sha256(BLOB).hexdigest())
-BLOB_CT = ce.encrypt(BLOB, BLOB_KEY)
-
-
-@settings(max_examples=60, deadline=None)
-@given(offset=st.integers(0, len(BLOB) - 1), length=st.integers(1, 2 * ce.CHUNK + 10),
-       piece=st.sampled_from([1000, 65536, ce.CHUNK, 3 * ce.CHUNK]))
-def test_decrypt_range_matches_plaintext(offset, length, piece):
-    length = min(length, len(BLOB) - offset)
-    fetched = []
-
-    async def read(o, n):
-        fetched.append((o, n))
-        data = BLOB_CT[o:o + n]
-        for i in range(0, len(data), piece):
-            yield data[i:i + piece]
-
-    async def go():
-        return b"".join([p async for p in decrypt_range(read, BLOB_KEY, len(BLOB), offset, length)])
-
-    assert _run(go()) == BLOB[offset:offset + length]
-    (o, n), = fetched
-    assert o % ce.CHUNK == 0  # only whole chunks covering the range are read
-    assert n <= (length // ce.PLAIN_CHUNK + 2) * ce.CHUNK
-
-
-def test_encrypt_file_streams_leaves(tmp_path):
-    f = tmp_path / "blob"
-    f.write_bytes(BLOB)
-
-    async def go():
-        return [c async for c in encrypt_file(f, len(BLOB), BLOB_KEY)]
-
-    leaves = _run(go())
-    assert b"".join(leaves) == BLOB_CT
-    assert [len(c) for c in leaves[:-1]] == [ce.CHUNK] * (len(leaves) - 1)
-
-
-def test_encrypt_file_refuses_short_file(tmp_path):
-    f = tmp_path / "blob"
-    f.write_bytes(b"abc")
-
-    async def go():
-        return [c async for c in encrypt_file(f, 10, BLOB_KEY)]
-
-    with pytest.raises(EOFError):
-        _run(go())
+@pytest.mark.parametrize("failure", FAILURES, ids=[f["name"] for f in FAILURES])
+def test_failure_vectors_are_refused(failure):
+    """Read as the registry reads: told the plaintext size, fed the stored ciphertext."""
+    ct, key = _failing_input(failure)
+    dec = RangeDecryptor(key, failure["plain_size"])
+    framer = dec.framer()
+    with pytest.raises(ce.DecryptionError, match=failure["error"]):
+        for piece in chunked(ct):
+            for index, chunk in framer.feed(piece):
+                dec.decrypt(index, chunk)
+        framer.finish()

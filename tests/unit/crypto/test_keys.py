@@ -1,34 +1,27 @@
-import os
+"""Organisation keys and their encodings, against the keys-v1 vector."""
+
+import json
+from pathlib import Path
 
 import pytest
 
-from sealedreg.crypto.keys import KeyError_, OrgKeys, b64, load_keys, load_public, write_keys
-from sealedreg.crypto.protected_files import SecretFileError
+from sealedreg.crypto.keys import KeyError_, OrgKeys, b64, check_key_name, kid, parse_keys, parse_public, parse_tagged
+
+KV = json.loads((Path(__file__).parents[2] / "vectors" / "keys-v1.json").read_text())
 
 
-def test_write_load_round_trip(tmp_path):
-    keys = OrgKeys.generate("example.com")
-    private, public = write_keys(keys, tmp_path)
-    assert os.stat(private).st_mode & 0o777 == 0o600
-    back = load_keys(private)
-    assert bytes(back.sig) == bytes(keys.sig) and bytes(back.box) == bytes(keys.box)
-    pub = load_public(public)
-    assert pub.kid == keys.public.kid and pub.txt_record() == keys.public.txt_record()
-    assert b64(bytes(keys.box)) not in public.read_text()  # the .pub holds no private half
+def test_the_keys_vector():
+    keys = parse_keys(KV["key_file"].encode(), "vector", "x")
+    assert keys.to_json().decode() == KV["key_file"]
+    assert keys.public.to_json().decode() == KV["pub_file"] and keys.public.kid == KV["kid"]
+    pub = parse_public(KV["pub_file"].encode(), "vector", "x")
+    assert bytes(pub.sig) == bytes(keys.sig.verify_key) and kid(bytes(pub.box)) == KV["kid"]
 
 
-def test_refuses_overwrite_open_modes_and_bad_names(tmp_path):
-    keys = OrgKeys.generate("example.com")
-    write_keys(keys, tmp_path)
-    with pytest.raises(KeyError_, match="--force"):
-        write_keys(OrgKeys.generate("example.com"), tmp_path)
-    write_keys(OrgKeys.generate("example.com"), tmp_path, force=True)
-    os.chmod(tmp_path / "example.com.key", 0o644)
-    with pytest.raises(SecretFileError, match="readable by others"):
-        load_keys(tmp_path / "example.com.key")
-    for name in ("../evil", "a/b", "", ".hidden"):
-        with pytest.raises(KeyError_):
-            write_keys(OrgKeys.generate(name), tmp_path)
+@pytest.mark.parametrize("failure", KV["key_failures"], ids=[f["name"] for f in KV["key_failures"]])
+def test_key_file_failure_vectors(failure):
+    with pytest.raises(KeyError_, match=failure["error"]):
+        parse_keys(failure["file"].encode(), "vector", "x")
 
 
 def test_repr_never_shows_a_private_key():
@@ -36,10 +29,12 @@ def test_repr_never_shows_a_private_key():
     assert b64(bytes(keys.sig)) not in repr(keys) and b64(bytes(keys.box)) not in repr(keys)
 
 
-def test_malformed_files(tmp_path):
-    f = tmp_path / "k.key"
-    for text in ("not json", '{"v":"other"}', '{"v":"sealedreg-key/v1","sig":"ed25519:AAAA","box":"x25519:AAAA"}'):
-        f.write_text(text)
-        os.chmod(f, 0o600)
+def test_tagged_keys_and_names():
+    assert parse_tagged("x25519:" + b64(bytes(32)), "x25519") == bytes(32)
+    for bad in ("ed25519:" + b64(bytes(32)), "x25519:" + b64(bytes(31)), "x25519"):
         with pytest.raises(KeyError_):
-            load_keys(f)
+            parse_tagged(bad, "x25519")
+    assert check_key_name("example.com") == "example.com"
+    for name in ("../x", "a/b", "", ".hidden", "x" * 200):
+        with pytest.raises(KeyError_):
+            check_key_name(name)

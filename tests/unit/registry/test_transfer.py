@@ -2,13 +2,12 @@
 
 import asyncio
 import hashlib
-import io
 import json
 
 import pytest
 
 from sealedreg.crypto.convergent import derive_key, encrypt
-from sealedreg.crypto.protected_files import create_secret, load_secret
+from sealedreg.protected_files import create_secret, load_secret
 from sealedreg.datadir import DataDir
 from sealedreg.registry.digests import Digest
 from sealedreg.registry.domains import Domains

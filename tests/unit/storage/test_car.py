@@ -62,3 +62,37 @@ def test_bad_sections():
         list(read_car(io.BytesIO(car_bytes([A], []) + varint(64 << 20)))[1])
     with pytest.raises(CarError):
         list(read_car(io.BytesIO(car_bytes([A], []) + varint(5) + b"\x01\x71\x12\x20\x00"))[1])
+
+
+# -- the car-v1 vector ------------------------------------------------------------
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+V = json.loads((Path(__file__).parents[2] / "vectors" / "car-v1.json").read_text())
+
+
+def test_the_vector_reads_back_exactly():
+    roots, blocks = read_car(io.BytesIO(bytes.fromhex(V["car_hex"])))
+    assert [str(r) for r in roots] == V["roots"]
+    assert [(str(c), b.hex()) for c, b in blocks] == [(b["cid"], b["hex"]) for b in V["blocks"]]
+    written = car_bytes([CID.parse(r) for r in V["roots"]],
+                        [(CID.parse(b["cid"]), bytes.fromhex(b["hex"])) for b in V["blocks"]])
+    assert written.hex() == V["car_hex"]
+
+
+@pytest.mark.parametrize("failure", V["failures"], ids=[f["name"] for f in V["failures"]])
+def test_failure_vectors_are_refused_sync_and_async(failure):
+    raw = bytes.fromhex(failure["car_hex"])
+    with pytest.raises(CarError, match=failure["error"]):
+        roots, blocks = read_car(io.BytesIO(raw))
+        list(blocks)
+
+    async def stream():
+        for i in range(0, len(raw), 5):
+            yield raw[i:i + 5]
+
+    async def go():
+        return [x async for x in read_car_async(stream())]
+
+    with pytest.raises(CarError):
+        asyncio.run(go())

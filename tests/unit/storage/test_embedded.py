@@ -8,7 +8,8 @@ import pytest
 from sealedreg.storage.base import ContentCorrupt, ContentMissing
 from sealedreg.storage.cid import CID, RAW
 from sealedreg.storage.embedded import EmbeddedStore
-from sealedreg.storage.unixfs import chunked, file_cid
+from sealedreg.storage.unixfs import chunked
+from tests.helpers.unixfs_vectors import file_cid
 
 
 @pytest.fixture

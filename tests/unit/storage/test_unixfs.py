@@ -13,10 +13,10 @@ from sealedreg.storage.unixfs import (
     chunked,
     decode_file_node,
     encode_file_node,
-    file_cid,
     leaf_spans,
     walk_blocks,
 )
+from tests.helpers.unixfs_vectors import file_cid
 
 VECTORS = Path(__file__).parents[2] / "vectors" / "unixfs.json"
 
@@ -98,3 +98,46 @@ def test_recorded_kubo_vectors():
     for case in cases:
         data = stream(case["seed"], case["size"])
         assert file_cid(chunked(data, case["chunk_size"]), case["max_links"]) == case["cid"], case
+
+
+# -- directory trees ---------------------------------------------------------------
+from sealedreg.storage.unixfs import PathEntry, build_directories, decode_directory, file_entry  # noqa: E402
+
+
+def test_empty_tree_is_the_empty_directory():
+    assert str(build_directories([], lambda c, b: None)) == \
+        "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354"
+
+
+def test_directories_nest_by_path_and_do_not_depend_on_order():
+    blocks = {}
+
+    def sink(cid, block):
+        blocks[cid] = block
+
+    entries = [file_entry("b/y", b"why", sink), file_entry("a", b"ay", sink), file_entry("b/x", b"ex", sink)]
+    root = build_directories(entries, sink)
+    assert root == build_directories(list(reversed(entries)), lambda c, b: None)
+    top = decode_directory(blocks[root])
+    assert [link.name for link in top] == ["a", "b"]
+    assert sorted(link.name for link in decode_directory(blocks[top[1].cid])) == ["x", "y"]
+
+
+@pytest.mark.parametrize("paths", [["a/../b"], ["a//b"], ["a", "a/b"], ["a/b", "a"], ["x", "x"], [""], ["./a"]])
+def test_bad_paths(paths):
+    entries = [PathEntry(p, CID.of(b"x", DAG_PB), 1) for p in paths]
+    with pytest.raises(ValueError):
+        build_directories(entries, lambda c, b: None)
+
+
+# -- failure vectors --------------------------------------------------------------
+from sealedreg.storage.unixfs import DagError as _DagError, decode_file_node as _decode_file_node  # noqa: E402
+
+FAILURES = json.loads((Path(__file__).parents[2] / "vectors" / "unixfs-failures.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", FAILURES, ids=[c["name"] for c in FAILURES])
+def test_failure_vectors_are_refused(case):
+    decode = _decode_file_node if case["decoder"] == "file" else decode_directory
+    with pytest.raises(_DagError, match=case["error"]):
+        decode(bytes.fromhex(case["block_hex"]))

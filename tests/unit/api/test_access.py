@@ -1,20 +1,19 @@
-"""The route → scope table and the per-request decision, in process (the
+"""Each route's declared need and the per-request decision, in process (the
 real-server versions of these are in tests/integration/test_auth*.py)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Iterator
 
 import pytest
 from starlette.testclient import TestClient
 
-from sealedreg.api.app import ROUTES, build_app
+from sealedreg.api.access import PULLS, access_of, check_routes, need_of, requires
+from sealedreg.api.app import ROUTES
 from sealedreg.auth import users
-from sealedreg.auth.middleware import ACCESS, check_table, need_of
-from sealedreg.auth.service import parse_basic
 from sealedreg.config import AclRule, Config
+from tests.unit.api.conftest import app_for
 
 DIGEST = "sha256:" + hashlib.sha256(b"x").hexdigest()
 
@@ -29,13 +28,19 @@ def need(method: str, path: str, query: str = "") -> list[str]:
     return [str(s) for s in n.scopes] + [f"optional {s}" for s in n.optional]
 
 
-def test_every_v2_route_has_a_rule():
-    check_table(ROUTES)
+def test_every_v2_route_declares_its_need():
+    check_routes(ROUTES)
     from starlette.routing import Route
 
+    assert all(access_of(r.endpoint) is not None for r in ROUTES if r.path.startswith("/v2"))
     with pytest.raises(RuntimeError, match="no access rule"):
-        check_table([Route("/v2/{name:path}/new", lambda r: None)])
-    assert set(ACCESS) == {r.endpoint for r in ROUTES if r.path.startswith("/v2")}
+        check_routes([Route("/v2/{name:path}/new", lambda r: None)])
+
+    @requires(PULLS)
+    async def declared(request):
+        return None
+
+    check_routes([Route("/v2/{name:path}/new", declared)])
 
 
 @pytest.mark.parametrize("method,path,query,expected", [
@@ -70,14 +75,6 @@ def test_route_scopes(method, path, query, expected):
     assert need(method, path, query) == expected
 
 
-def test_parse_basic():
-    enc = lambda s: "Basic " + base64.b64encode(s.encode()).decode()  # noqa: E731
-    assert parse_basic(enc("alice:pw:with:colons")) == ("alice", "pw:with:colons")
-    assert parse_basic(enc("alice:")) == ("alice", "")
-    for bad in (enc("nocolon"), enc(":pw"), "Basic !!!", "Bearer x", "Basic", "basic " + "A" * 3):
-        assert parse_basic(bad) is None
-
-
 # --------------------------------------------------------------------------- in-process flows
 
 
@@ -90,7 +87,7 @@ def app_client(tmp_path) -> Iterator[TestClient]:
         AclRule(["a/**"], ["pull", "push", "delete"], users=["alice"]),
         AclRule(["a/**"], ["pull"], users=["bob"]),
     ])
-    with TestClient(build_app(config)) as c:
+    with TestClient(app_for(config)) as c:
         yield c
 
 
@@ -127,6 +124,6 @@ def test_flow_in_process(app_client):
 
 
 def test_token_endpoint_only_in_token_mode(tmp_path):
-    with TestClient(build_app(Config(data=tmp_path / "d", durable=False))) as c:
+    with TestClient(app_for(Config(data=tmp_path / "d", durable=False))) as c:
         assert c.get("/token").status_code == 404
         assert c.get("/v2/").status_code == 200

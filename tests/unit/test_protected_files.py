@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from sealedreg.crypto.protected_files import SecretFileError, create_secret, load_secret
+from sealedreg.protected_files import SecretFileError, create_secret, load_secret
 
 
 def test_create_and_load(tmp_path):

@@ -1,4 +1,4 @@
-"""Auth options in the config: TOML tables, env vars, flags, and the start-up rule."""
+"""Auth options in the config: TOML tables, env vars, flags, the start-up rule, and building auth once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import os
 import pytest
 
 from sealedreg.auth import users
-from sealedreg.auth.service import AuthConfigError, build_acl, is_loopback, resolve_mode, startup_check
+from sealedreg.auth.startup import AuthConfigError, build_acl, is_loopback, resolve_mode, start_auth
+
+
+def startup_check(config):
+    return start_auth(config)[1]
 from sealedreg.config import Config, ConfigError, load
 
 TOML = '''

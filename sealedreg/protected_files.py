@@ -1,7 +1,10 @@
 """Protected files: created 0600, refused when anyone else could read them.
 
-An organisation's dedupe-domain secret is 32 random bytes in a file of its
-own (DESIGN §7.6). Its bytes are never logged or put in an error message.
+Every secret the registry keeps is a file only its owner may read
+(docs/format.md §2, docs/auth.md "Secrets and logs"): an organisation's
+dedupe-domain secret (32 random bytes in a file of its own), key files, the
+users file and the token key. Their bytes are never logged or put in an error
+message.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import os
 import stat
 from pathlib import Path
 
-from sealedreg.crypto.convergent import SECRET_SIZE
+SECRET_SIZE = 32
+"""Bytes in a dedupe-domain secret file."""
 
 
 class SecretFileError(ValueError):
@@ -33,7 +37,7 @@ def check_private(path: Path, what: str, error: type[Exception] = SecretFileErro
     """stat() a file that must stay private: `error` if it is missing or group/other can touch it.
 
     Every secret the registry reads (org secrets, key files, the users file,
-    the token key) goes through here (DESIGN §7.6)."""
+    the token key) goes through here."""
     try:
         st = path.stat()
     except FileNotFoundError:

@@ -1,0 +1,64 @@
+"""Signed JSON documents and the one canonical JSON encoding every signature
+in sealedreg is made over (docs/format.md §8).
+
+`canonical(x)` is JSON with sorted keys, no whitespace, UTF-8. A signed
+document is `canonical(fields ∪ {"sig": b64(Ed25519(canonical(fields)))})`;
+a reader refuses any other encoding of it, so one document has exactly one
+byte form (and one CID).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+MAX_DOCUMENT = 1 << 20
+
+
+class SignatureError(ValueError):
+    """A document that is malformed, not canonical, or not signed by the expected key."""
+
+
+def canonical(obj: object) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load_canonical(raw: bytes, what: str, limit: int = MAX_DOCUMENT) -> dict:
+    """A JSON object that must be in its canonical encoding (SignatureError if not)."""
+    if len(raw) > limit:
+        raise SignatureError(f"{what} is larger than {limit} bytes")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise SignatureError(f"{what} is not JSON") from None
+    if not isinstance(doc, dict):
+        raise SignatureError(f"{what} is not a JSON object")
+    if canonical(doc) != raw:
+        raise SignatureError(f"{what} is not in canonical JSON")
+    return doc
+
+
+def sign_document(fields: dict, key: SigningKey) -> bytes:
+    """`fields` plus a `sig` over their canonical form, canonically encoded."""
+    if "sig" in fields:
+        raise ValueError("a document to sign must not already carry `sig`")
+    sig = key.sign(canonical(fields)).signature
+    return canonical({**fields, "sig": base64.b64encode(sig).decode()})
+
+
+def verify_document(raw: bytes, key: VerifyKey, what: str) -> dict:
+    """The fields of a document signed by `key` (without `sig`); SignatureError otherwise."""
+    doc = load_canonical(raw, what)
+    sig_text = doc.pop("sig", None)
+    try:
+        sig = base64.b64decode(sig_text, validate=True) if isinstance(sig_text, str) else b""
+        if len(sig) != 64:
+            raise ValueError
+        key.verify(canonical(doc), sig)
+    except (ValueError, binascii.Error, BadSignatureError):
+        raise SignatureError(f"{what} is not signed by the expected publisher") from None
+    return doc

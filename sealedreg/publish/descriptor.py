@@ -1,0 +1,47 @@
+"""`/sealedreg.json`, the namespace descriptor (docs/format.md §6, §8).
+
+Without org keys: `{"ns","seq","v":1}`. With them it names the keys and is
+signed: `{"ns","pub":{"box","sig"},"seq","sig","v":1}`, `sig` being Ed25519
+over the canonical JSON of all the other fields (`sealedreg.crypto.signed`).
+A reader trusts the signing key it got from DNS, never the one the
+descriptor names, and refuses a `seq` below one it has already seen.
+"""
+
+from __future__ import annotations
+
+from nacl.signing import VerifyKey
+
+from sealedreg.crypto.keys import OrgKeys
+from sealedreg.crypto.signed import SignatureError, canonical, sign_document, verify_document
+
+VERSION = 1
+
+
+class DescriptorError(SignatureError):
+    """A descriptor that must not be trusted: unsigned by the expected key, for
+    another namespace, malformed, or older than one already seen."""
+
+
+def make_descriptor(namespace: str, seq: int, keys: OrgKeys | None = None) -> bytes:
+    fields: dict = {"v": VERSION, "ns": namespace, "seq": seq}
+    if keys is None:
+        return canonical(fields)
+    fields["pub"] = {"sig": keys.public.sig_text, "box": keys.public.box_text}
+    return sign_document(fields, keys.sig)
+
+
+def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namespace: str | None = None) -> dict:
+    """The descriptor's fields, if `publisher` signed it for `namespace` (when
+    given) with a `seq` of at least `min_seq`; DescriptorError otherwise."""
+    try:
+        doc = verify_document(raw, publisher, "sealedreg.json")
+    except SignatureError as exc:
+        raise DescriptorError(str(exc)) from None
+    if doc.get("v") != VERSION or not isinstance(doc.get("ns"), str):
+        raise DescriptorError(f"sealedreg.json is not a version {VERSION} descriptor")
+    if namespace is not None and doc["ns"] != namespace:
+        raise DescriptorError(f"sealedreg.json is for {doc['ns']!r}, not {namespace!r}")
+    seq = doc.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < min_seq:
+        raise DescriptorError(f"sealedreg.json seq {seq!r} is older than {min_seq}, already seen")
+    return doc

@@ -1,0 +1,127 @@
+"""Reading a namespace tree from its root CID (docs/format.md §6, §8): the
+other half of `builder`, used by federation and by the tests.
+
+Blocks come from a getter that must verify each block against its CID (every
+`BlobStore.get_block` does); the reader adds the tree's own checks: the
+descriptor is signed by the key the caller trusts, envelopes are the ones
+for the repository asked for, and nothing older than what the caller has
+already seen is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Awaitable, Callable, NamedTuple
+
+from nacl.signing import VerifyKey
+
+from sealedreg.crypto.envelope import Opened
+from sealedreg.crypto.keys import OrgKeys
+from sealedreg.publish import layout
+from sealedreg.publish.descriptor import verify_descriptor
+from sealedreg.publish.sealing import open_repository
+from sealedreg.storage.cid import CID, DAG_PB, RAW
+from sealedreg.storage.unixfs import DagError, decode_directory, decode_file_node
+
+BlockGetter = Callable[[str], Awaitable[bytes]]
+
+MAX_FILE = 16 << 20
+"""The largest tree file (descriptor, tag, manifest, envelope) the reader assembles."""
+
+
+class TreeReadError(LookupError):
+    """The tree lacks what was asked for, or is not shaped as a sealedreg tree."""
+
+
+class TreeNode(NamedTuple):
+    """One block of a tree, and the path of the directory entry it belongs to."""
+
+    path: str
+    cid: CID
+    block: bytes
+
+
+class TreeReader:
+    def __init__(self, get_block: BlockGetter, root: str, namespace: str) -> None:
+        self._get = get_block
+        self.root = CID.parse(root)
+        self.namespace = namespace
+
+    async def _block(self, cid: CID) -> bytes:
+        return await self._get(str(cid))
+
+    async def _resolve(self, path: str) -> CID:
+        cid = self.root
+        for part in [p for p in path.split("/") if p]:
+            try:
+                links = decode_directory(await self._block(cid))
+            except DagError:
+                raise TreeReadError(f"{path}: {part!r} is below a file") from None
+            found = [link.cid for link in links if link.name == part]
+            if not found:
+                raise TreeReadError(f"{path} is not in the tree")
+            cid = found[0]
+        return cid
+
+    async def names(self, path: str = "") -> list[str]:
+        """The names in the directory at `path`."""
+        try:
+            return [link.name for link in decode_directory(await self._block(await self._resolve(path)))]
+        except DagError:
+            raise TreeReadError(f"{path} is not a directory") from None
+
+    async def file(self, path: str, limit: int = MAX_FILE) -> bytes:
+        """The bytes of the (small) file at `path`."""
+        return await self._file_bytes(await self._resolve(path), limit, path)
+
+    async def _file_bytes(self, cid: CID, limit: int, path: str) -> bytes:
+        if cid.codec == RAW:
+            return await self._block(cid)
+        try:
+            node = decode_file_node(await self._block(cid))
+        except DagError as exc:
+            raise TreeReadError(f"{path} is not a file: {exc}") from None
+        if node.filesize > limit:
+            raise TreeReadError(f"{path} is larger than {limit} bytes")
+        out = bytearray(node.data)
+        for link in node.links:
+            out += await self._file_bytes(link.cid, limit - len(out), path)
+        if len(out) != node.filesize:
+            raise TreeReadError(f"{path}: the file's blocks do not add up to its size")
+        return bytes(out)
+
+    async def walk(self) -> AsyncIterator[TreeNode]:
+        """Every block of the tree, with the path it hangs under, root first."""
+        stack: list[tuple[str, CID]] = [("", self.root)]
+        while stack:
+            path, cid = stack.pop()
+            block = await self._block(cid)
+            yield TreeNode(path, cid, block)
+            if cid.codec != DAG_PB:
+                continue
+            try:
+                children = [(f"{path}/{link.name}", link.cid) for link in decode_directory(block)]
+            except DagError:  # a file node: its leaves and inner nodes
+                children = [(path, link.cid) for link in decode_file_node(block).links]
+            stack.extend(reversed(children))
+
+    # -- what the tree says -------------------------------------------------
+    async def descriptor(self, publisher: VerifyKey, min_seq: int = 0) -> dict:
+        """The descriptor, verified against the key the caller trusts."""
+        return verify_descriptor(await self.file(layout.DESCRIPTOR), publisher, min_seq, self.namespace)
+
+    async def tag(self, repo: str, tag: str) -> str:
+        """The manifest digest a public tag names."""
+        return (await self.file(layout.tag_path(repo, tag))).decode()
+
+    async def manifest(self, repo: str, digest: str) -> bytes:
+        """A public manifest's exact bytes (the caller checks them against `digest`)."""
+        return await self.file(layout.manifest_path(repo, digest))
+
+    async def envelope(self, repo: str) -> bytes:
+        """The sealed envelope of private repository `repo`, unopened."""
+        return await self.file(layout.envelope_path(self.namespace, repo))
+
+    async def open_private(self, repo: str, *, publisher: VerifyKey, recipient: OrgKeys, min_seq: int = 0) -> Opened:
+        """The envelope of `repo`, verified and opened with `recipient`'s key."""
+        return open_repository(await self.envelope(repo), namespace=self.namespace, repo=repo,
+                               publisher=publisher, recipient=recipient, min_seq=min_seq)
