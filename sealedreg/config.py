@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from sealedreg.datadir import DataDir
+from sealedreg.datadir import TOKEN_KEY, USERS_FILE
 
 
 class ConfigError(ValueError):
@@ -53,11 +53,11 @@ class Config:
 
     @property
     def users_path(self) -> Path:
-        return self.users_file if self.users_file is not None else DataDir(self.data).users_file
+        return self.users_file if self.users_file is not None else self.data / USERS_FILE
 
     @property
     def token_key_path(self) -> Path:
-        return self.token_key if self.token_key is not None else DataDir(self.data).token_key
+        return self.token_key if self.token_key is not None else self.data / TOKEN_KEY
 
     @property
     def host(self) -> str:

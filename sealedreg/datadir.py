@@ -23,6 +23,8 @@ import re
 import shutil
 from pathlib import Path
 
+USERS_FILE = "users.htpasswd"
+TOKEN_KEY = "token.key"
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _SECRET_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -34,7 +36,7 @@ class DataDir:
         self.root = r = root.resolve()
         self.index, self.uploads, self.blocks = r / "index.sqlite", r / "uploads", r / "blocks"
         self.secrets, self.tmp = r / "secrets", r / "tmp"  # secrets: the rotated org domains' (0600 each)
-        self.users_file, self.token_key = r / "users.htpasswd", r / "token.key"
+        self.users_file, self.token_key = r / USERS_FILE, r / TOKEN_KEY
 
     def prepare(self, clean_scratch: bool = False) -> None:
         """Create the layout. With `clean_scratch` (only at server start, when

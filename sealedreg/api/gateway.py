@@ -17,8 +17,8 @@ from starlette.responses import Response, StreamingResponse
 
 from sealedreg.api.common import registry
 from sealedreg.registry.service import Registry
-from sealedreg.storage.car import encode_header
-from sealedreg.storage.cid import CID, CIDError, varint
+from sealedreg.storage.car import header_bytes, section_bytes
+from sealedreg.storage.cid import CID, CIDError
 
 RAW_TYPE = "application/vnd.ipld.raw"
 CAR_TYPE = "application/vnd.ipld.car"
@@ -72,12 +72,11 @@ async def get_block(request: Request) -> Response:
     headers["Content-Type"] = f"{CAR_TYPE}; version=1; order=dfs; dups=n"
     if request.method == "HEAD":
         return Response(headers=headers)
-    return StreamingResponse(_car(reg, text), headers=headers)
+    return StreamingResponse(_car(reg, cid, text), headers=headers)
 
 
-async def _car(reg: Registry, text: str) -> AsyncIterator[bytes]:
-    header = encode_header([CID.parse(text)])
-    yield varint(len(header)) + header
+async def _car(reg: Registry, root: CID, text: str) -> AsyncIterator[bytes]:
+    """The DAG under `text` as a CARv1 whose root is the CID as asked for."""
+    yield header_bytes([root])
     async for block_cid, block in reg.dag(text):
-        raw = CID.parse(block_cid).to_bytes()
-        yield varint(len(raw) + len(block)) + raw + block
+        yield section_bytes(CID.parse(block_cid), block)

@@ -40,6 +40,10 @@ class EnvelopeError(ValueError):
     """An envelope that must not be trusted or cannot be opened by this key."""
 
 
+class EnvelopeMismatch(EnvelopeError):
+    """A genuine envelope, but not the one asked for (another namespace or id)."""
+
+
 @dataclass(frozen=True)
 class Opened:
     namespace: str
@@ -117,7 +121,7 @@ def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: OrgKeys, names
     lower is a replay."""
     header, nonce, body = _verified(raw, publisher)
     if header.get("ns") != namespace or header.get("id") != envelope_id:
-        raise EnvelopeError(f"this envelope is not {namespace}/{envelope_id}")
+        raise EnvelopeMismatch(f"this envelope is not {namespace}/{envelope_id}")
     seq = header.get("seq")
     if not isinstance(seq, int) or seq < 0:
         raise EnvelopeError("malformed sequence number")

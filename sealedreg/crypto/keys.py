@@ -109,25 +109,25 @@ def check_key_name(name: str) -> str:
     return name
 
 
-def _document(raw: bytes, version: str, source: str) -> dict:
+def _document(raw: bytes, version: str, source: str, what: str) -> dict:
     try:
         doc = json.loads(raw)
     except ValueError:
-        raise KeyError_(f"{source} is not a sealedreg key file") from None
+        raise KeyError_(f"{source} is not a sealedreg {what}") from None
     if not isinstance(doc, dict) or doc.get("v") != version or not {"sig", "box"} <= set(doc):
-        raise KeyError_(f"{source} is not a {version} file")
+        raise KeyError_(f"{source} is not a {version} {what}")
     return doc
 
 
 def parse_keys(raw: bytes, source: str, default_name: str) -> OrgKeys:
     """An `<name>.key` document; KeyError_ naming `source` if it is not one."""
-    doc = _document(raw, KEY_VERSION, source)
+    doc = _document(raw, KEY_VERSION, source, "key file")
     return OrgKeys(str(doc.get("name", default_name)), SigningKey(parse_tagged(str(doc["sig"]), "ed25519")),
                    PrivateKey(parse_tagged(str(doc["box"]), "x25519")))
 
 
 def parse_public(raw: bytes, source: str, default_name: str) -> PublicKeys:
     """An `<name>.pub` document; KeyError_ naming `source` if it is not one."""
-    doc = _document(raw, PUB_VERSION, source)
+    doc = _document(raw, PUB_VERSION, source, "public key file")
     return PublicKeys(str(doc.get("name", default_name)), VerifyKey(parse_tagged(str(doc["sig"]), "ed25519")),
                       PublicKey(parse_tagged(str(doc["box"]), "x25519")))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
-from sealedreg.crypto.envelope import EnvelopeError, Opened, open_envelope, seal
+from sealedreg.crypto.envelope import EnvelopeError, EnvelopeMismatch, Opened, open_envelope, seal
 from sealedreg.crypto.keys import OrgKeys
 from sealedreg.publish.layout import envelope_id
 
@@ -83,8 +83,11 @@ def open_repository(raw: bytes, *, namespace: str, repo: str, publisher: VerifyK
     """Verify and open the envelope of `repo`. Its header's name and its
     payload must both be `repo`'s, so a publisher's genuine envelope for
     another repository cannot be served in this one's place."""
-    opened = open_envelope(raw, publisher=publisher, recipient=recipient, namespace=namespace,
-                           envelope_id=envelope_id(namespace, repo), min_seq=min_seq)
+    try:
+        opened = open_envelope(raw, publisher=publisher, recipient=recipient, namespace=namespace,
+                               envelope_id=envelope_id(namespace, repo), min_seq=min_seq)
+    except EnvelopeMismatch:
+        raise EnvelopeError(f"this envelope is not the one for {repo}") from None
     if opened.payload.get("repo") != repo:
         raise EnvelopeError(f"this envelope is not the one for {repo}")
     return opened

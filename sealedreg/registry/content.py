@@ -19,6 +19,7 @@ ahead of the event loop; memory stays at a few chunks per stream.
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from pathlib import Path
 from typing import AsyncIterator, Callable, TypeVar
 
@@ -63,8 +64,10 @@ async def _encrypted_file(path: Path, size: int, key: bytes) -> AsyncIterator[by
             pending = loop.run_in_executor(None, produce, i + 1) if i + 1 < cipher.chunks else None
             yield chunk
     finally:
-        await _finish(pending)
-        await loop.run_in_executor(None, f.close)
+        try:
+            await _finish(pending)
+        finally:
+            f.close()  # even when cancelled; the read-ahead has finished or never started
 
 
 async def _encrypted_bytes(data: bytes, key: bytes) -> AsyncIterator[bytes]:
@@ -128,16 +131,18 @@ async def read_verified(store: BlobStore, cid: ContentId, key: bytes, digest: st
         return
     # A whole read is checked end to end against the digest, which covers
     # every leaf; a ranged read cannot be, so the store checks each leaf's CID.
-    ciphertext = store.read(cid, span.start, span.end - span.start, verify_leaves=not whole)
+    reading = store.read(cid, span.start, span.end - span.start, verify_leaves=not whole)
     held: bytes | None = None
     try:
-        async for piece in _pipeline(ciphertext, decryptor.framer(), work):
-            if hasher is None:
-                yield piece
-                continue
-            if held is not None:
-                yield held
-            held = piece
+        # aclosing: a client that stops reading ends the store's read at once, not at garbage collection.
+        async with aclosing(reading) as ciphertext, aclosing(_pipeline(ciphertext, decryptor.framer(), work)) as plain:
+            async for piece in plain:
+                if hasher is None:
+                    yield piece
+                    continue
+                if held is not None:
+                    yield held
+                held = piece
     except StorageUnavailable:
         raise
     except (DecryptionError, StorageError, EOFError) as exc:
@@ -171,8 +176,9 @@ async def prove(store: BlobStore, cid: ContentId, key: bytes, digest: str, size:
         hasher.update(cipher.decrypt(index, chunk))
 
     try:
-        async for _ in _pipeline(store.read(cid, 0, ciphertext_size(size)), Framer(size), leaf):
-            pass
+        async with aclosing(store.read(cid, 0, ciphertext_size(size))) as ciphertext:
+            async for _ in _pipeline(ciphertext, Framer(size), leaf):
+                pass
     except StorageUnavailable:
         raise
     except (StorageError, DecryptionError) as exc:

@@ -222,9 +222,10 @@ class Index:
 
     async def _page(self, select: str, args: list[Any], last: str | None, limit: int | None) -> list[str]:
         """One page of the single column `k` of `select`, in order, after `last`."""
-        sql = f"SELECT k FROM ({select}) WHERE ? IS NULL OR k > ? ORDER BY k LIMIT ?"
-        rows = await self._run(lambda db: db.execute(sql, [*args, last, last, -1 if limit is None else limit])
-                               .fetchall())
+        after = " WHERE k > ?" if last is not None else ""  # a plain range: SQLite seeks the index
+        sql = f"SELECT k FROM ({select}){after} ORDER BY k LIMIT ?"
+        params = [*args, *([last] if last is not None else []), -1 if limit is None else limit]
+        rows = await self._run(lambda db: db.execute(sql, params).fetchall())
         return [r[0] for r in rows]
 
     async def import_image(self, repo: str, blobs: list[tuple[BlobRecord, tuple[str, ...]]],

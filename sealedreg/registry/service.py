@@ -8,8 +8,9 @@ together, and owns the invariants of docs/format.md §2–§3 and docs/api.md: a
 blob is encrypted only after its digest verifies, and becomes visible only
 once its ciphertext DAG is durable; a manifest is stored byte-exact and only
 when what it references is present; nothing is streamed to a client without
-being checked. Nothing above this class touches the index, the store or the
-upload sessions directly.
+being checked. Nothing outside the registry package touches the index, the
+store or the upload sessions: the API and the CLI come through this class
+(and `transfer`, the model's CAR export and import, which works beside it).
 """
 
 from __future__ import annotations

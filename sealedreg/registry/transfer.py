@@ -157,7 +157,7 @@ async def import_car(registry: Registry, path: Path) -> dict:
     for stored, _, info in manifests:
         missing = [d for d in info.blobs if d not in known] + [d for d in info.manifests if d not in listed]
         if missing:
-            raise TransferError(f"manifest {stored.digest} references stored not in the CAR: {missing[:3]}")
+            raise TransferError(f"manifest {stored.digest} references content not in the CAR: {missing[:3]}")
     for record, _ in blobs:
         await registry.store.retain(record.content_id)
     for stored, _, _ in manifests:

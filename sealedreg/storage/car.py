@@ -102,17 +102,27 @@ def decode_header(raw: bytes) -> list[CID]:
     return roots
 
 
+def header_bytes(roots: list[CID]) -> bytes:
+    """The start of a CARv1: its length-prefixed header."""
+    header = encode_header(roots)
+    return varint(len(header)) + header
+
+
+def section_bytes(cid: CID, block: bytes) -> bytes:
+    """One CARv1 section: length, CID, block."""
+    raw = cid.to_bytes()
+    return varint(len(raw) + len(block)) + raw + block
+
+
 class CarWriter:
     """Writes a CARv1 to a binary file (blocking)."""
 
     def __init__(self, f: BinaryIO, roots: list[CID]) -> None:
         self._f = f
-        header = encode_header(roots)
-        f.write(varint(len(header)) + header)
+        f.write(header_bytes(roots))
 
     def add(self, cid: CID, block: bytes) -> None:
-        raw = cid.to_bytes()
-        self._f.write(varint(len(raw) + len(block)) + raw + block)
+        self._f.write(section_bytes(cid, block))
 
 
 def _read_varint(f: BinaryIO) -> int | None:

@@ -30,9 +30,9 @@ def main() -> None:
         "txt": record,
         "key_failures": [
             {"name": "not JSON", "file": "sealedreg", "error": "not a sealedreg key file"},
-            {"name": "a public key file", "file": pub.to_json().decode(), "error": "not a sealedreg-key/v1 file"},
+            {"name": "a public key file", "file": pub.to_json().decode(), "error": "not a sealedreg-key/v1 key file"},
             {"name": "no box key", "file": json.dumps({"v": "sealedreg-key/v1", "sig": "ed25519:" + b64(bytes(32))}),
-             "error": "not a sealedreg-key/v1 file"},
+             "error": "not a sealedreg-key/v1 key file"},
             {"name": "short signing key", "file": json.dumps({"v": "sealedreg-key/v1", "sig": "ed25519:" + short,
                                                                 "box": "x25519:" + b64(bytes(32))}),
              "error": "must be 32 bytes"},

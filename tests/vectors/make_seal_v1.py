@@ -64,7 +64,7 @@ def failures(envelope: bytes) -> list[dict]:
         ("not canonical JSON", json.dumps(json.loads(envelope), indent=1), {}, "canonical"),
         ("cut short", text[:len(text) // 2], {}, "not JSON"),
         ("another version", changed(lambda d: d["header"].update(v="sealedreg-seal/v0")), {}, "not a sealedreg-seal"),
-        ("opened as another repository", text, {"repo": "example.com/other"}, "this envelope is not"),
+        ("opened as another repository", text, {"repo": "example.com/other"}, "not the one for"),
         ("payload names another repository", _seal({**PAYLOAD, "repo": "example.com/other"}).decode(), {},
          "not the one for"),
         ("older than one already seen", text, {"min_seq": SEQ + 1}, "rollback"),

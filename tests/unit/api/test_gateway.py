@@ -60,3 +60,14 @@ def test_deleted_content_is_not_served(client, tmp_path):
     c = CID.of(b"orphan", RAW)
     (orphan / str(c)).write_bytes(b"orphan")
     assert client.get(f"/ipfs/{c}?format=raw").status_code == 404
+
+
+def test_a_cidv0_request_gets_its_own_cid_as_the_car_root(client, tmp_path):
+    d = push_blob(client, "a", bytes(range(256)) * 9000)
+    root = CID.parse(layer_cid(client, tmp_path, "a", d))
+    v0 = CID(0, root.codec, root.digest)
+    assert str(v0).startswith("Qm")
+    r = client.get(f"/ipfs/{v0}?format=car")
+    roots, blocks = read_car(io.BytesIO(r.content))
+    assert r.status_code == 200 and roots == [v0] and str(next(blocks)[0]) == str(root)
+    assert r.headers["x-ipfs-roots"] == str(root)

@@ -53,6 +53,8 @@ def test_defaults_and_paths(tmp_path):
     assert c.auth == "" and c.acl is None and c.anonymous_pull == []
     assert c.users_path == tmp_path / "d" / "users.htpasswd"
     assert c.token_key_path == tmp_path / "d" / "token.key"
+    relative = load(env={}, overrides={"data": "rel/data"})
+    assert str(relative.users_path) == "rel/data/users.htpasswd"  # as given: messages show the user's own path
     c = load(env={"SEALEDREG_USERS_FILE": "/etc/sr/users", "SEALEDREG_TOKEN_KEY": "/etc/sr/key"})
     assert str(c.users_path) == "/etc/sr/users" and str(c.token_key_path) == "/etc/sr/key"
 

@@ -37,7 +37,7 @@ def test_recipients_open_it_strangers_do_not():
 def test_an_envelope_served_for_another_repository_is_refused():
     raw = sealed()
     for namespace, repo in (("example.com", "example.com/other"), ("other.org", "other.org/secret")):
-        with pytest.raises(EnvelopeError, match="this envelope is not"):
+        with pytest.raises(EnvelopeError, match="not the one for"):
             open_repository(raw, namespace=namespace, repo=repo, publisher=ORG.sig.verify_key, recipient=PARTNER)
     # a payload naming another repository than the envelope's name is refused too
     lying = seal({**REPO.payload(), "repo": "example.com/other"}, namespace="example.com",
