@@ -20,7 +20,6 @@ from sealedreg.publish.builder import (
 )
 from sealedreg.publish.reader import TreeReader
 from sealedreg.publish.sealing import PrivateRepository, SealedLayer
-from sealedreg.storage.embedded import EmbeddedStore
 from sealedreg.storage.unixfs import chunked
 
 ORG, PARTNER = OrgKeys.generate("example.com"), OrgKeys.generate("partner.org")
@@ -30,11 +29,6 @@ D1 = "sha256:" + "1" * 64
 def run(coro):
     return asyncio.run(coro)
 
-
-@pytest.fixture
-def store(tmp_path):
-    (tmp_path / "tmp").mkdir()
-    return EmbeddedStore(tmp_path / "blocks", tmp_path / "tmp", durable=False)
 
 
 async def _leaves(data):

@@ -9,7 +9,6 @@ from sealedreg.crypto.keys import OrgKeys
 from sealedreg.publish.builder import NamespaceSnapshot, PublicTag, TreeState, build_tree
 from sealedreg.publish.descriptor import DescriptorError
 from sealedreg.publish.reader import TreeReader, TreeReadError
-from sealedreg.storage.embedded import EmbeddedStore
 
 ORG = OrgKeys.generate("example.com")
 D1 = "sha256:" + "1" * 64
@@ -20,9 +19,7 @@ def run(coro):
 
 
 @pytest.fixture
-def tree(tmp_path):
-    (tmp_path / "tmp").mkdir()
-    store = EmbeddedStore(tmp_path / "blocks", tmp_path / "tmp", durable=False)
+def tree(store):
     snap = NamespaceSnapshot("example.com", ORG, tags=[PublicTag("example.com/app", "1.0", D1),
                                                        PublicTag("example.com/app", "big", D1 * 40000)])
     built = run(build_tree(store, snap, None))

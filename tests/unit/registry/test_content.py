@@ -10,7 +10,6 @@ from sealedreg.crypto import convergent as ce
 from sealedreg.registry import content
 from sealedreg.registry.errors import IntegrityError
 from sealedreg.storage.cid import CID
-from sealedreg.storage.embedded import EmbeddedStore
 from sealedreg.storage.unixfs import build_file, chunked
 
 BLOB = bytes((i * 7919) % 256 for i in range(2 * ce.PLAIN_CHUNK + 4321))
@@ -21,11 +20,6 @@ KEY = ce.derive_key(DIGEST)
 def run(coro):
     return asyncio.run(coro)
 
-
-@pytest.fixture
-def store(tmp_path):
-    (tmp_path / "tmp").mkdir()
-    return EmbeddedStore(tmp_path / "blocks", tmp_path / "tmp", durable=False)
 
 
 @pytest.fixture
