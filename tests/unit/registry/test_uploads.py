@@ -69,45 +69,49 @@ def test_failed_chunk_rolls_back(uploads):
     run(go())
 
 
-def test_crash_mid_patch_is_resumable(tmp_path):
-    """A new process sees the last committed offset; the torn tail is cut."""
-    d = DataDir(tmp_path / "data")
-    d.prepare()
-
-    async def first():
+def crashed_session(d: DataDir, written: bytes, tail: bytes) -> str:
+    """A session that took `written`, then crashed mid-PATCH with `tail`
+    on disk (bytes written, state not updated); its id."""
+    async def before_the_crash():
         u = Uploads(d)
         s = await u.create("a")
-        await u.append(s, chunks(b"hello "))
+        await u.append(s, chunks(written))
         return s.id
 
-    sid = asyncio.run(first())
-    with open(d.session_dir(sid) / "data", "ab") as f:  # the crash: bytes written, state not updated
-        f.write(b"GARBAGE")
+    sid = asyncio.run(before_the_crash())
+    with open(d.session_data(sid), "ab") as f:
+        f.write(tail)
+    return sid
+
+
+@pytest.fixture
+def datadir(tmp_path) -> DataDir:
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+    return d
+
+
+def test_crash_mid_patch_is_resumable(datadir):
+    """A new process sees the last committed offset; the torn tail is cut."""
+    sid = crashed_session(datadir, b"hello ", b"GARBAGE")
 
     async def second():
-        u = Uploads(d)  # restarted process: no in-memory hash state
+        u = Uploads(datadir)  # restarted process: no in-memory hash state
         s = await u.get(sid, "a")
         assert s.offset == 6
         s = await u.append(s, chunks(b"world"), start=6)
         path, size = await u.finalize(s, Digest.of(b"hello world"))
         assert path.read_bytes() == b"hello world"
-        # sha512 is verified by re-reading the file
     asyncio.run(second())
 
 
-def test_crash_then_put_without_body(tmp_path):
-    d = DataDir(tmp_path / "data")
-    d.prepare()
+def test_crash_then_put_without_body(datadir):
+    sid = crashed_session(datadir, b"data", b"torn")
 
     async def go():
-        u = Uploads(d)
-        s = await u.create("a")
-        s = await u.append(s, chunks(b"data"))
-        with open(d.session_dir(s.id) / "data", "ab") as f:
-            f.write(b"torn")
-        u2 = Uploads(d)
-        s = await u2.get(s.id, "a")
-        path, size = await u2.finalize(s, Digest.of(b"data", "sha512"))
+        u2 = Uploads(datadir)
+        s = await u2.get(sid, "a")
+        path, size = await u2.finalize(s, Digest.of(b"data", "sha512"))  # sha512: verified by re-reading
         assert size == 4 and path.read_bytes() == b"data"
     asyncio.run(go())
 
