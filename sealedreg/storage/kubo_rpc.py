@@ -258,6 +258,33 @@ class KuboClient:
             raise
         return cid in answer.get("Keys", {})
 
+    # -- the node, its peers and routing (federation, IPNS) --------------------
+    async def node_id(self) -> dict:
+        """The node's identity: `ID` (peer id) and `Addresses` (multiaddrs with /p2p/)."""
+        return await self._json("id")
+
+    async def peering_add(self, multiaddr: str) -> None:
+        """Keep a connection to the peer at `multiaddr` (it must end in /p2p/<id>):
+        how a federated pull reaches a publisher's node named in DNS without any
+        shared routing. Kubo dials it at once and redials it if it drops."""
+        await self._call("swarm/peering/add", {"arg": multiaddr})
+
+    async def swarm_connect(self, multiaddr: str) -> None:
+        await self._call("swarm/connect", {"arg": multiaddr}, idempotent=False)
+
+    async def routing_put(self, key: str, value: bytes, allow_offline: bool = True) -> None:
+        """Put a routing record (an IPNS record under `/ipns/<name>`) in the
+        node's routing system; `allow_offline` keeps it in the node's own
+        datastore when no routing is configured."""
+        body = Multipart("value-file", "record", value)
+        params = {"arg": key, "allow-offline": "true" if allow_offline else "false"}
+        await self._call("routing/put", params, content=body.whole(), headers=body.headers, idempotent=False)
+
+    async def name_resolve(self, name: str) -> str:
+        """`/ipfs/...` path an IPNS name points at, as Kubo resolves and validates it."""
+        answer = await self._json("name/resolve", {"arg": name, "recursive": "true", "nocache": "true"})
+        return str(answer.get("Path", ""))
+
     # -- MFS (the named roots) -------------------------------------------------
     async def files_mkdir(self, path: str) -> None:
         await self._call("files/mkdir", {"arg": path, "parents": "true", "cid-version": "1"})
