@@ -50,6 +50,21 @@ class Config:
     anonymous_pull: list[str] = field(default_factory=list)  # repository globs anyone may pull; true: all
     groups: dict[str, list[str]] = field(default_factory=dict)  # TOML only: group -> user names
     acl: list["AclRule"] | None = None  # TOML only ([[acl]]); None: every user may do everything
+    # Publishing and federation (docs/federation.md).
+    dns_server: str = ""  # HOST:PORT of the DNS server for every lookup and update; empty: the system resolver
+    federate: list[str] = field(default_factory=list)  # foreign namespaces (domain globs) that may be pulled
+    federation_timeout: float = 20.0  # seconds any one federated step may wait on DNS, IPFS or a gateway
+    resolve_cache_min: float = 5.0  # floor of how long a resolved namespace is kept (seconds)
+    resolve_cache_max: float = 3600.0  # ceiling, whatever the DNS TTL says
+    keys: Path | None = None  # the org key that opens foreign envelopes; None: the [namespaces] keys
+    public_url: str = ""  # this registry's URL as others reach it: published as the gateway= hint
+    ipfs_announce: str = ""  # the ipfsnode= hint (multiaddr with /p2p/); empty: from the Kubo node
+    publish: str = "manual"  # "auto": publish a namespace's tree after changes (debounced)
+    publish_delay: float = 5.0  # seconds of quiet before an automatic publish
+    publish_ipns: bool = False  # automatic publishes use IPNS (DNSLink written once)
+    tsig_key: Path | None = None  # TSIG key file for RFC 2136 updates to dns_server
+    dns_ttl: int = 300  # TTL of the records publish writes (and of IPNS records)
+    tree_lifetime: float = 7 * 86400.0  # how long a published descriptor stays valid
 
     @property
     def users_path(self) -> Path:
@@ -195,7 +210,14 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
-_SPECIAL = {"anonymous_pull": _anonymous_pull, "groups": _groups, "acl": _acl}
+def _federate(value: Any) -> list[str]:
+    """Namespace globs: a list, or a comma-separated string ("*": any domain)."""
+    if isinstance(value, str):
+        return [v.strip().lower() for v in value.split(",") if v.strip()]
+    return [v.lower() for v in _strings("federate", value)]
+
+
+_SPECIAL = {"anonymous_pull": _anonymous_pull, "groups": _groups, "acl": _acl, "federate": _federate}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -275,4 +297,32 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("chunk_min_length: must not be negative")
     if config.graceful_timeout < 0:
         raise ConfigError("graceful_timeout: must not be negative")
+    _check_federation(config)
     return config
+
+
+def _check_federation(config: Config) -> None:
+    if config.publish not in ("manual", "auto"):
+        raise ConfigError(f"publish: expected \"manual\" or \"auto\", got {config.publish!r}")
+    if config.publish == "auto" and not (config.dns_server and config.tsig_key):
+        raise ConfigError("publish = \"auto\" needs dns_server and tsig_key (where and how to update DNS)")
+    if config.dns_server:
+        host, sep, port = config.dns_server.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise ConfigError(f"dns_server: expected HOST:PORT, got {config.dns_server!r}")
+    if config.public_url and not re.fullmatch(r"https?://[^\s;]+", config.public_url):
+        raise ConfigError(f"public_url: expected an http(s) URL, got {config.public_url!r}")
+    if config.ipfs_announce and "/p2p/" not in config.ipfs_announce:
+        raise ConfigError("ipfs_announce: expected a multiaddr ending in /p2p/<peer id>")
+    for name in ("federation_timeout", "resolve_cache_min", "publish_delay"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name}: must be positive")
+    if config.resolve_cache_max < config.resolve_cache_min:
+        raise ConfigError("resolve_cache_max: must be at least resolve_cache_min")
+    if not 1 <= config.dns_ttl <= 86400:
+        raise ConfigError("dns_ttl: expected 1 to 86400 seconds")
+    if config.tree_lifetime < 60:
+        raise ConfigError("tree_lifetime: must be at least 60 seconds")
+    bad = [g for g in config.federate if not re.fullmatch(r"[a-z0-9*?.\-_\[\]]+", g)]
+    if bad:
+        raise ConfigError(f"federate: {bad[0]!r} is not a domain or domain glob")

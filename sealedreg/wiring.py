@@ -11,6 +11,7 @@ from sealedreg.datadir import DataDir
 from sealedreg.protected_files import load_secret
 from sealedreg.publish.keyfiles import load_keys
 from sealedreg.registry.domains import Domains
+from sealedreg.registry.federation import Federation, FederationSettings
 from sealedreg.registry.index import Index
 from sealedreg.registry.policy import NamespacePolicy, Policy
 from sealedreg.registry.service import Registry
@@ -53,4 +54,15 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
     if not readonly:
         datadir.prepare(clean_scratch=starting)
     uploads = Uploads(datadir, ttl=config.upload_ttl, max_blob_size=config.max_blob_size or None)
-    return Registry(Index(datadir.index, readonly=readonly), uploads, open_store(config, datadir), domains, policy)
+    index = Index(datadir.index, readonly=readonly)
+    store = open_store(config, datadir)
+    kubo = store.kubo if isinstance(store, KuboStore) else None
+    federation = Federation(federation_settings(config), index, store, domains, policy, kubo,
+                            keys=[load_keys(config.keys)] if config.keys else [])
+    return Registry(index, uploads, store, domains, policy, tree_lifetime=config.tree_lifetime,
+                    federation=federation, kubo=kubo)
+
+
+def federation_settings(config: Config) -> FederationSettings:
+    return FederationSettings(tuple(config.federate), config.dns_server or None, config.federation_timeout,
+                              config.resolve_cache_min, config.resolve_cache_max)

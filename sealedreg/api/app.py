@@ -20,7 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sealedreg.api import base, blobs, catalog, gateway, manifests, referrers, tags, token, uploads
+from sealedreg.api import base, blobs, catalog, gateway, ipns, manifests, referrers, tags, token, uploads
+from sealedreg.api.mirror import MirrorNamespace
 from sealedreg.api.access import AccessMiddleware, check_routes
 from sealedreg.api.errors import (
     error_response,
@@ -55,6 +56,8 @@ ROUTES = [
     *(Route(f"/v2/{{name:path}}/{tail}", endpoint, methods=[method])
       for tail, by_method in _REPOSITORY_ROUTES.items() for method, endpoint in by_method.items()),
     Route("/ipfs/{cid}", gateway.get_block, methods=["GET"]),
+    Route("/ipns/{name}", ipns.gateway_record, methods=["GET"]),
+    Route("/routing/v1/ipns/{name}", ipns.routing_record, methods=["GET"]),
 ]
 
 TOKEN_ROUTES = [Route("/token", token.token, methods=["GET", "POST"])]
@@ -124,6 +127,7 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
     app.state.auth = auth
     if auth is not None:
         app.add_middleware(AccessMiddleware, auth=auth, routes=ROUTES)
+    app.add_middleware(MirrorNamespace, serves=registry.serves_namespace)
     app.add_middleware(ApiVersionHeader)
     return app
 

@@ -19,6 +19,7 @@ COMMANDS = {
     "export": "sealedreg.cli.images:export",
     "import": "sealedreg.cli.images:import_",
     "publish": "sealedreg.cli.namespaces:publish",
+    "resolve": "sealedreg.cli.namespaces:resolve",
     "keygen": "sealedreg.cli.keys:keygen",
     "org-secret": "sealedreg.cli.keys:org_secret",
     "grant": "sealedreg.cli.private:grant",

@@ -19,6 +19,8 @@ from sealedreg.crypto.signed import SignatureError
 from sealedreg.protected_files import SecretFileError
 from sealedreg.publish.builder import TreeError
 from sealedreg.publish.dns import DnsError
+from sealedreg.publish.dnsupdate import DnsUpdateError
+from sealedreg.publish.resolver import ResolveError
 from sealedreg.registry.errors import RegistryError
 from sealedreg.registry.refs import validate_name
 from sealedreg.registry.transfer import TransferError
@@ -41,7 +43,7 @@ def registry_options(command: F) -> F:
 
 
 USER_ERRORS = (ConfigError, KeyError_, SecretFileError, UsersFileError, EnvelopeError,
-               SignatureError, DnsError, TransferError, TreeError, OSError)
+               SignatureError, DnsError, DnsUpdateError, ResolveError, TransferError, TreeError, OSError)
 """Errors a user causes and can fix; their messages say what is wrong (never a secret)."""
 
 

@@ -77,6 +77,7 @@ class TreeState:
     seq: int
     root: str
     state: str  # hash of the content, without the envelopes' randomness
+    expires: int | None = None  # the descriptor's expiry (Unix seconds); None: built before expiries
 
 
 @dataclass(frozen=True)
@@ -87,19 +88,24 @@ class BuiltTree:
     state: str
     changed: bool
     entries: int | None = None  # files in the tree (None: unchanged, not rebuilt)
+    expires: int | None = None
+    blocks: tuple[str, ...] = ()  # the tree's own blocks written (directories and small files), not blobs'
 
     def summary(self) -> dict:
-        return {"namespace": self.namespace, "root": self.root, "seq": self.seq, "entries": self.entries,
-                "changed": self.changed}
+        return {"namespace": self.namespace, "root": self.root, "seq": self.seq, "expires": self.expires,
+                "entries": self.entries, "changed": self.changed}
 
 
 class TreeError(ValueError):
     """The namespace cannot be published as configured."""
 
 
-async def build_tree(store: BlobStore, snap: NamespaceSnapshot, previous: TreeState | None) -> BuiltTree:
+async def build_tree(store: BlobStore, snap: NamespaceSnapshot, previous: TreeState | None,
+                     expires: int | None = None, refresh: bool = False) -> BuiltTree:
     """Build the tree of `snap`, put its blocks in `store` and keep it as the
-    namespace's root. With nothing changed since `previous`, nothing is written."""
+    namespace's root. With nothing changed since `previous`, nothing is
+    written — unless `refresh`, which re-signs the same content under a new
+    `seq` and `expires` so a published tree never runs out."""
     blocks: list[tuple[CID, bytes]] = []
 
     def sink(cid: CID, block: bytes) -> None:
@@ -127,17 +133,19 @@ async def build_tree(store: BlobStore, snap: NamespaceSnapshot, previous: TreeSt
                      + ",".join(sorted(kid(bytes(k)) for k in sealed.grantees)).encode() + b"\n")
 
     digest = state.hexdigest()
-    if previous is not None and previous.state == digest:
-        return BuiltTree(snap.namespace, previous.root, previous.seq, digest, changed=False)
+    if previous is not None and previous.state == digest and not refresh:
+        return BuiltTree(snap.namespace, previous.root, previous.seq, digest, changed=False,
+                         expires=previous.expires)
     seq = (previous.seq if previous else 0) + 1
     for sealed in snap.private:
         assert keys is not None
         raw = seal_repository(sealed.contents, namespace=snap.namespace, seq=seq, publisher=keys,
                               recipients=[keys.box.public_key, *sealed.grantees])
         entries.append(file_entry(layout.envelope_path(snap.namespace, sealed.contents.repo), raw, sink))
-    entries.append(file_entry(layout.DESCRIPTOR, make_descriptor(snap.namespace, seq, keys), sink))
+    entries.append(file_entry(layout.DESCRIPTOR, make_descriptor(snap.namespace, seq, keys, expires), sink))
     root = build_directories(entries, sink)
     for cid, block in blocks:
         await store.put_block(str(cid), block)
     await store.keep_root(snap.namespace, str(root))
-    return BuiltTree(snap.namespace, str(root), seq, digest, changed=True, entries=len(entries))
+    return BuiltTree(snap.namespace, str(root), seq, digest, changed=True, entries=len(entries), expires=expires,
+                     blocks=tuple(dict.fromkeys(str(cid) for cid, _ in blocks)))

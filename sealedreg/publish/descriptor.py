@@ -1,13 +1,19 @@
 """`/sealedreg.json`, the namespace descriptor (docs/format.md §6, §8).
 
-Without org keys: `{"ns","seq","v":1}`. With them it names the keys and is
-signed: `{"ns","pub":{"box","sig"},"seq","sig","v":1}`, `sig` being Ed25519
-over the canonical JSON of all the other fields (`sealedreg.crypto.signed`).
-A reader trusts the signing key it got from DNS, never the one the
-descriptor names, and refuses a `seq` below one it has already seen.
+Without org keys: `{"expires"?,"ns","seq","v":1}`. With them it names the
+keys and is signed: `{"expires","ns","pub":{"box","sig"},"seq","sig","v":1}`,
+`sig` being Ed25519 over the canonical JSON of all the other fields
+(`sealedreg.crypto.signed`). `expires` (Unix seconds) bounds how long a
+validly signed tree can be replayed: a reader that has never seen the
+namespace before would otherwise accept any old tree. A reader trusts the
+signing key it got from DNS, never the one the descriptor names, refuses a
+`seq` below one it has already seen, and — when it says what time it is —
+refuses a descriptor without `expires` or past it.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from nacl.signing import VerifyKey
 
@@ -22,17 +28,21 @@ class DescriptorError(SignatureError):
     another namespace, malformed, or older than one already seen."""
 
 
-def make_descriptor(namespace: str, seq: int, keys: OrgKeys | None = None) -> bytes:
+def make_descriptor(namespace: str, seq: int, keys: OrgKeys | None = None, expires: int | None = None) -> bytes:
     fields: dict = {"v": VERSION, "ns": namespace, "seq": seq}
+    if expires is not None:
+        fields["expires"] = int(expires)
     if keys is None:
         return canonical(fields)
     fields["pub"] = {"sig": keys.public.sig_text, "box": keys.public.box_text}
     return sign_document(fields, keys.sig)
 
 
-def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namespace: str | None = None) -> dict:
+def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namespace: str | None = None,
+                      now: float | None = None) -> dict:
     """The descriptor's fields, if `publisher` signed it for `namespace` (when
-    given) with a `seq` of at least `min_seq`; DescriptorError otherwise."""
+    given) with a `seq` of at least `min_seq` and, when `now` is given, an
+    `expires` after `now`; DescriptorError otherwise."""
     try:
         doc = verify_document(raw, publisher, "sealedreg.json")
     except SignatureError as exc:
@@ -44,4 +54,17 @@ def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namesp
     seq = doc.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < min_seq:
         raise DescriptorError(f"sealedreg.json seq {seq!r} is older than {min_seq}, already seen")
+    expires = doc.get("expires")
+    if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool)):
+        raise DescriptorError("sealedreg.json expires is not a time")
+    if now is not None:
+        if expires is None:
+            raise DescriptorError("sealedreg.json has no expiry, so it could be an old tree replayed")
+        if expires <= now:
+            raise DescriptorError(f"sealedreg.json expired at {_utc(expires)}: the publisher has not "
+                                  "republished, or an old tree is being replayed")
     return doc
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

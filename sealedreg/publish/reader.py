@@ -62,6 +62,10 @@ class TreeReader:
             cid = found[0]
         return cid
 
+    async def cid(self, path: str) -> CID:
+        """The CID of the entry at `path` (a blob's ciphertext root, say)."""
+        return await self._resolve(path)
+
     async def names(self, path: str = "") -> list[str]:
         """The names in the directory at `path`."""
         try:
@@ -105,9 +109,10 @@ class TreeReader:
             stack.extend(reversed(children))
 
     # -- what the tree says -------------------------------------------------
-    async def descriptor(self, publisher: VerifyKey, min_seq: int = 0) -> dict:
-        """The descriptor, verified against the key the caller trusts."""
-        return verify_descriptor(await self.file(layout.DESCRIPTOR), publisher, min_seq, self.namespace)
+    async def descriptor(self, publisher: VerifyKey, min_seq: int = 0, now: float | None = None) -> dict:
+        """The descriptor, verified against the key the caller trusts (and, given
+        `now`, unexpired)."""
+        return verify_descriptor(await self.file(layout.DESCRIPTOR), publisher, min_seq, self.namespace, now)
 
     async def tag(self, repo: str, tag: str) -> str:
         """The manifest digest a public tag names."""

@@ -98,6 +98,22 @@ class RangeNotSatisfiable(RegistryError):
         self.size = size
 
 
+class Denied(RegistryError):
+    """The request is understood but this registry will not do it for anyone
+    (pushing to another organisation's federated namespace)."""
+
+    code = "DENIED"
+    default_message = "requested access to the resource is denied"
+
+
+class Unavailable(RegistryError):
+    """Not a spec code: a source this registry depends on (DNS, another
+    organisation's IPFS node or gateway) did not answer in time (503, retry)."""
+
+    code = "UNAVAILABLE"
+    default_message = "a source of this content is unavailable; retry later"
+
+
 class IntegrityError(Exception):
     """Stored content did not verify (its digest, a chunk's tag or a leaf's CID):
     the response must be refused or cut short. Not an OCI error code: the API

@@ -78,7 +78,31 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (repo, tag)
 );
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
+CREATE TABLE IF NOT EXISTS trees (
+    root TEXT PRIMARY KEY,       -- every tree this registry published, until it expires
+    namespace TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    expires INTEGER              -- NULL: built before descriptors expired; served while current
+);
+CREATE TABLE IF NOT EXISTS tree_blocks (
+    cid TEXT NOT NULL,           -- a tree's own blocks (directories, small files), served by the gateway
+    root TEXT NOT NULL,
+    PRIMARY KEY (cid, root)
+);
+CREATE TABLE IF NOT EXISTS ipns_records (
+    namespace TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,   -- the IPNS name (k51…) of the namespace's signing key
+    record BLOB NOT NULL         -- the latest signed record, served at /ipns/<name>
+);
+CREATE TABLE IF NOT EXISTS seen (
+    namespace TEXT PRIMARY KEY,  -- a foreign namespace this registry pulled from
+    seq INTEGER NOT NULL         -- the highest descriptor seq it verified: nothing older is accepted
+);
 """
+
+_MIGRATIONS = (
+    ("namespaces", "expires", "ALTER TABLE namespaces ADD COLUMN expires INTEGER"),
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,9 @@ class Index:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        for table, column, statement in _MIGRATIONS:
+            if column not in [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]:
+                self._db.execute(statement)
 
     def close(self) -> None:
         with self._lock:
@@ -180,13 +207,17 @@ class Index:
 
         return await self._run(find)
 
-    async def block_is_live(self, cid: str) -> bool:
-        """True when `cid` is a block of a blob or manifest some repository still holds."""
+    async def block_is_live(self, cid: str, now: float | None = None) -> bool:
+        """True when `cid` is a block of a blob or manifest some repository still
+        holds, or of a published tree that is current or not yet expired."""
+        now = time.time() if now is None else now
         row = await self._run(lambda db: db.execute(
             "SELECT 1 FROM dag_blocks d JOIN blobs b ON b.content_id = d.root WHERE d.cid = ? AND ("
             " EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = b.digest AND r.domain = b.domain) OR"
-            " EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest AND m.domain = b.domain)) LIMIT 1",
-            (cid,)).fetchone())
+            " EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest AND m.domain = b.domain))"
+            " UNION ALL SELECT 1 FROM tree_blocks tb JOIN trees t ON t.root = tb.root WHERE tb.cid = ? AND"
+            " (t.expires > ? OR t.root IN (SELECT root FROM namespaces)) LIMIT 1",
+            (cid, cid, now)).fetchone())
         return row is not None
 
     # -- manifests and tags -------------------------------------------------
@@ -319,16 +350,58 @@ class Index:
         cur = await self._run(lambda db: db.execute("DELETE FROM grants WHERE repo = ? AND kid = ?", (repo, kid)))
         return cur.rowcount > 0
 
-    async def namespace_state(self, namespace: str) -> tuple[int, str, str] | None:
-        """(seq, root, content root) of the namespace's last built tree."""
+    async def namespace_state(self, namespace: str) -> tuple[int, str, str, int | None] | None:
+        """(seq, root, content root, expires) of the namespace's last built tree."""
         row = await self._run(lambda db: db.execute(
-            "SELECT seq, root, content_root FROM namespaces WHERE namespace = ?", (namespace,)).fetchone())
-        return (row[0], row[1], row[2]) if row else None
+            "SELECT seq, root, content_root, expires FROM namespaces WHERE namespace = ?", (namespace,)).fetchone())
+        return (row[0], row[1], row[2], row[3]) if row else None
 
-    async def set_namespace_state(self, namespace: str, seq: int, root: str, content_root: str) -> None:
+    async def set_namespace_state(self, namespace: str, seq: int, root: str, content_root: str,
+                                  expires: int | None = None, blocks: tuple[str, ...] = ()) -> None:
+        """Record a newly built tree as the namespace's current one, and its own
+        blocks, so the gateway serves them until the tree expires."""
+        def record(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR REPLACE INTO namespaces (namespace, seq, root, content_root, expires) "
+                       "VALUES (?, ?, ?, ?, ?)", (namespace, seq, root, content_root, expires))
+            db.execute("INSERT OR REPLACE INTO trees (root, namespace, seq, expires) VALUES (?, ?, ?, ?)",
+                       (root, namespace, seq, expires))
+            db.executemany("INSERT OR IGNORE INTO tree_blocks (cid, root) VALUES (?, ?)",
+                           [(cid, root) for cid in blocks])
+
+        await self._tx(record)
+
+    async def published_roots(self, namespace: str) -> list[str]:
+        """Every tree root this registry built for `namespace`."""
+        rows = await self._run(lambda db: db.execute("SELECT root FROM trees WHERE namespace = ?",
+                                                     (namespace,)).fetchall())
+        return [r[0] for r in rows]
+
+    async def namespaces(self) -> list[str]:
+        """Every namespace this registry has built a tree for."""
+        rows = await self._run(lambda db: db.execute("SELECT namespace FROM namespaces ORDER BY namespace").fetchall())
+        return [r[0] for r in rows]
+
+    async def ipns_record(self, name: str) -> bytes | None:
+        row = await self._run(lambda db: db.execute("SELECT record FROM ipns_records WHERE name = ?",
+                                                    (name,)).fetchone())
+        return bytes(row[0]) if row else None
+
+    async def set_ipns_record(self, namespace: str, name: str, record: bytes) -> None:
         await self._tx(lambda db: db.execute(
-            "INSERT OR REPLACE INTO namespaces (namespace, seq, root, content_root) VALUES (?, ?, ?, ?)",
-            (namespace, seq, root, content_root)))
+            "INSERT OR REPLACE INTO ipns_records (namespace, name, record) VALUES (?, ?, ?)",
+            (namespace, name, record)))
+
+    async def seen_seq(self, namespace: str) -> int:
+        """The highest descriptor seq verified for a foreign namespace (0: never pulled)."""
+        row = await self._run(lambda db: db.execute("SELECT seq FROM seen WHERE namespace = ?",
+                                                    (namespace,)).fetchone())
+        return int(row[0]) if row else 0
+
+    async def see_seq(self, namespace: str, seq: int) -> None:
+        """Raise the namespace's highest seen seq (never lowers it)."""
+        await self._tx(lambda db: db.execute(
+            "INSERT INTO seen (namespace, seq) VALUES (?, ?) "
+            "ON CONFLICT(namespace) DO UPDATE SET seq = max(seq, excluded.seq)", (namespace, seq)))
 
     # -- repositories -------------------------------------------------------
     async def repo_exists(self, repo: str) -> bool:

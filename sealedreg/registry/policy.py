@@ -29,6 +29,14 @@ class Policy:
     def namespace(self, namespace: str) -> NamespacePolicy:
         return self._ns.get(namespace, NamespacePolicy(namespace))
 
+    def owns(self, namespace: str) -> bool:
+        """Whether `namespace` is configured here ([namespaces] in the config)."""
+        return namespace in self._ns
+
+    def org_keys(self) -> list[OrgKeys]:
+        """Every organisation key configured here: what opens envelopes sealed to us."""
+        return [p.keys for p in self._ns.values() if p.keys is not None]
+
     def is_private(self, repo: str) -> bool:
         ns = namespace_of(repo)
         policy = self._ns.get(ns)

@@ -16,6 +16,7 @@ store or the upload sessions: the API and the CLI come through this class
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import AsyncIterable, AsyncIterator
 
@@ -26,6 +27,11 @@ from sealedreg.publish.builder import TreeState, build_tree
 from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest
+from sealedreg.publish.dnslink import DnsLink
+from sealedreg.publish.ipns import ipns_name
+from sealedreg.registry.federation import Federation, ForeignBlob
+from sealedreg.registry.publishing import (Announce, PublishTarget, hints_of, ipns_record, records_for, require_keys,
+                                         update_dns)
 from sealedreg.registry.domains import GLOBAL, Domain, Domains, namespace_of
 from sealedreg.registry.errors import (
     BlobUnknown,
@@ -45,6 +51,12 @@ from sealedreg.registry.refs import parse_reference, validate_name, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
 from sealedreg.storage.base import BlobStore, ContentId, ContentMissing
 from sealedreg.storage.cid import CID, CIDError
+from sealedreg.storage.kubo_rpc import KuboClient
+
+
+TREE_LIFETIME = 7 * 86400.0
+"""How long a published descriptor stays valid (docs/format.md §6): long
+enough to outlive a publisher's downtime, short enough to bound a replay."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,11 @@ class PutManifestResult:
 
 class Registry:
     def __init__(self, index: Index, uploads: Uploads, store: BlobStore, domains: Domains | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, tree_lifetime: float = TREE_LIFETIME,
+                 federation: Federation | None = None, kubo: KuboClient | None = None) -> None:
+        self.tree_lifetime = tree_lifetime
+        self.kubo = kubo  # the IPFS node behind the store, if any: IPNS, peering, the ipfsnode= hint
+        self.federation = federation
         self.index = index
         self.uploads = uploads
         self.store = store
@@ -70,6 +86,8 @@ class Registry:
         self.policy = policy or Policy()
 
     async def close(self) -> None:
+        if self.federation is not None:
+            await self.federation.aclose()
         await self.store.close()
         self.index.close()
 
@@ -92,7 +110,22 @@ class Registry:
         return self.domains.content_key(record.digest, record.domain)
 
     # -- blobs --------------------------------------------------------------
+    def serves_namespace(self, namespace: str) -> bool:
+        """Whether this registry answers for `namespace`: its own, or one it federates."""
+        return self.policy.owns(namespace) or (self.federation is not None
+                                               and self.federation.serves_namespace(namespace))
+
+    def _foreign(self, repo: str) -> Federation | None:
+        """The federation, when `repo` is in a namespace pulled from another organisation."""
+        return self.federation if self.federation is not None and self.federation.serves(repo) else None
+
+    def _writable(self, repo: str) -> None:
+        if self.federation is not None:
+            self.federation.refuse_write(repo)
+
     async def stat_blob(self, repo: str, digest: Digest) -> BlobRecord:
+        if foreign := self._foreign(repo):
+            return await foreign.stat_blob(repo, digest)
         record = await self.index.repo_blob(repo, str(digest))
         if record is None:
             raise BlobUnknown(detail={"digest": str(digest)})
@@ -102,10 +135,13 @@ class Registry:
     def read_blob(self, record: BlobRecord, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Plaintext of a blob, verified on the way (`content.read_verified`):
         on any mismatch the stream raises IntegrityError and is cut short."""
+        if isinstance(record, ForeignBlob) and self.federation is not None:
+            return self.federation.read_blob(record, offset, length)
         return content.read_verified(self.store, record.content_id, self.key_of(record), record.digest,
                                      record.size, offset, length)
 
     async def delete_blob(self, repo: str, digest: Digest) -> None:
+        self._writable(repo)
         if not await self.index.unlink_blob(repo, str(digest)):
             raise BlobUnknown(detail={"digest": str(digest)})
 
@@ -115,6 +151,7 @@ class Registry:
         A mount never moves a blob across dedupe domains: an org namespace's
         layers stay in its own domain even when a public repository has them.
         """
+        self._writable(repo)
         source = await self.index.repo_blob(from_repo, str(digest))
         if source is None:
             return None
@@ -130,6 +167,7 @@ class Registry:
 
     # -- uploads ------------------------------------------------------------
     async def start_upload(self, repo: str) -> Session:
+        self._writable(repo)
         return await self.uploads.create(repo)
 
     async def upload_status(self, repo: str, session_id: str) -> Session:
@@ -191,6 +229,7 @@ class Registry:
     # -- manifests ----------------------------------------------------------
     async def put_manifest(self, repo: str, reference: str, body: bytes, content_type: str | None,
                            extra_tags: list[str] = ()) -> PutManifestResult:
+        self._writable(repo)
         if len(body) > mf.MAX_MANIFEST_BYTES:
             raise TooLarge(f"manifest larger than {mf.MAX_MANIFEST_BYTES} bytes")
         ref = parse_reference(reference)
@@ -221,6 +260,8 @@ class Registry:
         A reference that cannot name anything (a malformed tag or digest) is
         simply unknown on a read, as the conformance suites expect.
         """
+        if foreign := self._foreign(repo):
+            return await foreign.resolve(repo, reference)
         try:
             ref = parse_reference(reference)
         except (ManifestInvalid, DigestInvalid, Unsupported):
@@ -233,6 +274,9 @@ class Registry:
         return digest
 
     async def stat_manifest(self, repo: str, reference: str) -> tuple[ManifestRecord, BlobRecord]:
+        if foreign := self._foreign(repo):
+            record, body = await foreign.manifest(repo, reference)
+            return record, BlobRecord(record.digest, record.size, "", record.domain)
         digest = await self.resolve(repo, reference)
         found = await self.index.manifest(repo, digest)
         if found is None:
@@ -240,6 +284,8 @@ class Registry:
         return found
 
     async def get_manifest(self, repo: str, reference: str) -> StoredManifest:
+        if foreign := self._foreign(repo):
+            return StoredManifest(*await foreign.manifest(repo, reference))
         record, stored = await self.stat_manifest(repo, reference)
         return StoredManifest(record, await self.read_manifest(stored))
 
@@ -249,6 +295,7 @@ class Registry:
                                       stored.size)
 
     async def delete_manifest(self, repo: str, reference: str) -> None:
+        self._writable(repo)
         ref = parse_reference(reference)
         if isinstance(ref, Digest):
             if not await self.index.delete_manifest(repo, str(ref)):
@@ -292,15 +339,57 @@ class Registry:
         return out
 
     # -- the namespace tree -------------------------------------------------
-    async def build_tree(self, namespace: str) -> dict:
+    async def build_tree(self, namespace: str, now: float | None = None) -> dict:
         """Build the namespace's tree (docs/format.md §6) from the index, store it,
-        and return its root CID and sequence number (which rises on every change)."""
-        previous = await self.index.namespace_state(namespace)
+        and return its root CID, sequence number (which rises on every change)
+        and expiry. A tree past half its lifetime is re-signed even when
+        nothing changed, so what is published never expires."""
+        now = time.time() if now is None else now
+        previous = TreeState(*state) if (state := await self.index.namespace_state(namespace)) else None
+        refresh = previous is not None and (previous.expires is None
+                                            or previous.expires - now < self.tree_lifetime / 2)
         snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)
-        built = await build_tree(self.store, snap, TreeState(*previous) if previous else None)
+        built = await build_tree(self.store, snap, previous, expires=int(now + self.tree_lifetime), refresh=refresh)
         if built.changed:
-            await self.index.set_namespace_state(namespace, built.seq, built.root, built.state)
+            await self.index.set_namespace_state(namespace, built.seq, built.root, built.state, built.expires,
+                                                 built.blocks)
         return built.summary()
+
+    async def publish(self, namespace: str, target: PublishTarget, announce: Announce = Announce()) -> dict:
+        """Build the tree and point DNSLink (and, with `target.ipns`, IPNS) at it
+        (`registry.publishing`). Returns the tree summary plus `dnslink`,
+        `records` (name → TXT values), `dns` (updated/unchanged/printed/not
+        updated) and `ipns` (the name) when used."""
+        tree = await self.build_tree(namespace)
+        if not (target.ipns or target.print_only or target.dns_server):
+            return tree
+        keys = require_keys(namespace, self.policy.namespace(namespace).keys)
+        hints = await hints_of(announce, self.kubo)
+        out: dict = dict(tree)
+        if target.ipns:
+            name, record = ipns_record(keys, tree["root"], tree["seq"], tree["expires"], target.ttl)
+            await self.index.set_ipns_record(namespace, name, record)
+            if self.kubo is not None:
+                await self.kubo.routing_put(f"/ipns/{name}", record)
+            link = DnsLink("ipns", name)
+            out["ipns"] = name
+        else:
+            link = DnsLink("ipfs", tree["root"])
+        records = records_for(namespace, keys, link, hints)
+        out.update(dnslink=str(link), records=records)
+        if target.print_only:
+            out["dns"] = "printed"
+        elif target.dns_server and target.tsig_key:
+            ours = {f"/ipfs/{root}" for root in await self.index.published_roots(namespace)}
+            ours.add(f"/ipns/{ipns_name(keys.sig.verify_key)}")
+            out["dns"] = await update_dns(target, namespace, records, ours)
+        else:
+            out["dns"] = "not updated"
+        return out
+
+    async def ipns_record(self, name: str) -> bytes | None:
+        """The latest IPNS record this registry signed for `name`, to serve over HTTP."""
+        return await self.index.ipns_record(name)
 
     async def grant(self, repo: str, recipient: PublicKey) -> dict:
         """Add a recipient to a private repository and re-seal its envelope."""
@@ -337,17 +426,22 @@ class Registry:
         state = await self.index.namespace_state(namespace)
         if state is None:
             return None
-        return {"namespace": namespace, "root": state[1], "seq": state[0]}
+        return {"namespace": namespace, "root": state[1], "seq": state[0], "expires": state[3]}
 
     # -- listings -----------------------------------------------------------
     async def list_tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:
+        if foreign := self._foreign(repo):
+            return await foreign.list_tags(repo, last, limit)
         if not await self.index.repo_exists(repo):
             raise NameUnknown(detail={"name": repo})
         return await self.index.tags(repo, last, limit)
 
     async def referrers(self, repo: str, subject: Digest, artifact_type: str | None) -> bytes:
         """The referrers of `subject` as an OCI image index (never an error for no referrers)."""
-        records = await self.index.referrers(repo, str(subject), artifact_type)
+        if foreign := self._foreign(repo):
+            records = await foreign.referrers(repo, str(subject), artifact_type)
+        else:
+            records = await self.index.referrers(repo, str(subject), artifact_type)
         manifests = []
         for r in records:
             desc: dict = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}

@@ -5,19 +5,16 @@ the CIDs are the embedded backend's, by construction (docs/format.md §7).
 
 from __future__ import annotations
 
-import asyncio
-import collections
+from contextlib import aclosing
 from typing import AsyncIterable, AsyncIterator
 
 from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, StoredContent, content_size,
                                     parse_content_id)
 from sealedreg.storage.car import CarError, read_car_async
-from sealedreg.storage.cid import CID, DAG_PB, RAW
+from sealedreg.storage.cid import RAW
+from sealedreg.storage.dagread import read_blocks
 from sealedreg.storage.kubo_rpc import KuboClient, KuboError, KuboUnavailable
-from sealedreg.storage.unixfs import CHUNK_SIZE, DagError, LeafSpan, decode_file_node, leaf_spans
-
-READ_AHEAD = 4
-"""Leaves requested from Kubo ahead of the one being sent (≤ 4 MiB in flight)."""
+from sealedreg.storage.unixfs import CHUNK_SIZE
 
 MFS_ROOT = "/sealedreg"
 """Where the named roots (the namespace trees) live in Kubo's MFS: /sealedreg/<name>."""
@@ -83,43 +80,9 @@ class KuboStore:
             if got != length:
                 raise ContentMissing(f"{content_id}: kubo returned {got} of {length} bytes")
             return
-        root = parse_content_id(content_id)
-        cache: dict[CID, bytes] = {}
-
-        async def node(cid: CID) -> bytes:
-            if cid not in cache:
-                cache[cid] = await self.get_block(str(cid))
-            return cache[cid]
-
-        await _prefetch_inner(node, root)
-        if length is None:
-            length = await self.size(content_id) - offset
-        try:
-            spans = leaf_spans(lambda c: cache[c], root, offset, length)
-        except DagError as exc:
-            raise ContentCorrupt(f"{content_id}: {exc}") from None
-        if sum(s.end - s.start for s in spans) != length:
-            raise ContentMissing(f"{content_id}: the DAG does not hold {length} bytes at {offset}")
-
-        async def leaf(span: LeafSpan) -> bytes:
-            if span.inline is not None:
-                return span.inline
-            block = cache[span.cid] if span.cid in cache else await self.get_block(str(span.cid))
-            return block if (span.start, span.end) == (0, len(block)) else block[span.start:span.end]
-
-        ahead: collections.deque[asyncio.Task] = collections.deque()
-        queued = 0
-        try:
-            for _ in spans:
-                while queued < len(spans) and len(ahead) < READ_AHEAD:
-                    ahead.append(asyncio.ensure_future(leaf(spans[queued])))
-                    queued += 1
-                yield await ahead.popleft()
-        finally:
-            for task in ahead:
-                task.cancel()
-            if ahead:
-                await asyncio.gather(*ahead, return_exceptions=True)
+        async with aclosing(read_blocks(self.get_block, content_id, offset, length)) as pieces:
+            async for piece in pieces:
+                yield piece
 
     async def dag(self, content_id: ContentId) -> AsyncIterator[tuple[ContentId, bytes]]:
         try:
@@ -145,18 +108,3 @@ class KuboStore:
 
     async def close(self) -> None:
         await self.kubo.aclose()
-
-
-async def _prefetch_inner(get, root: CID) -> None:
-    """Fetch the root (whatever its codec) and every inner node below it."""
-    await get(root)
-    stack = [root]
-    while stack:
-        cid = stack.pop()
-        if cid.codec != DAG_PB:
-            continue
-        try:
-            node = decode_file_node(await get(cid))
-        except DagError as exc:
-            raise ContentCorrupt(f"{cid}: {exc}") from None
-        stack.extend(link.cid for link in node.links if link.cid.codec == DAG_PB)

@@ -11,7 +11,7 @@ SPEC_CODES = {"BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIG
               "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN",
               "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS"}
 ERRORS = [c for c in vars(e).values() if isinstance(c, type) and issubclass(c, e.RegistryError)
-          and c is not e.RegistryError]
+          and c not in (e.RegistryError, e.Unavailable)]
 
 
 @pytest.mark.parametrize("cls", ERRORS, ids=[c.__name__ for c in ERRORS])
@@ -20,6 +20,11 @@ def test_codes_are_the_specs_and_statuses_are_set(cls):
     assert exc.code in SPEC_CODES
     assert 400 <= status_of(exc) < 500
     assert exc.message == cls.default_message and str(exc) == exc.message
+
+
+def test_an_unavailable_source_is_a_503_to_retry():
+    # Not a spec code (the spec has none for it); the same code the storage backend's 503 uses.
+    assert status_of(e.Unavailable()) == 503 and e.Unavailable().code == "UNAVAILABLE"
 
 
 def test_unknown_domain_is_a_server_side_error():

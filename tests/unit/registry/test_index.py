@@ -82,7 +82,7 @@ def test_namespace_content_grants_domains_and_state(index):
     assert run(index.repo_domain("example.com/secret")) == "org:example.com~" + "a" * 32
     assert run(index.namespace_state("example.com")) is None
     run(index.set_namespace_state("example.com", 2, "bafyroot", "abc"))
-    assert run(index.namespace_state("example.com")) == (2, "bafyroot", "abc")
+    assert run(index.namespace_state("example.com")) == (2, "bafyroot", "abc", None)
 
 
 def test_repositories_are_listed_once_and_paged(index):

@@ -1,0 +1,400 @@
+"""Pulling another organisation's namespace (docs/format.md §8 "Federation"):
+`/v2/acme.test/app/…` on a registry that does not own `acme.test` is served
+from acme.test's published tree, found through DNS, fetched over IPFS.
+
+The order of trust, per namespace:
+
+1. `publish.resolver` finds the root, the signing key and the hints in DNS
+   (a claim only);
+2. the tree's descriptor must be signed by that key, for this namespace,
+   unexpired, with a `seq` no lower than the highest this registry has seen
+   (kept in the index: no rollback across restarts) — before anything else
+   in the tree is read;
+3. a public repository is read from the tree; a private one only by opening
+   its envelope with one of this registry's own org keys, bound to the
+   repository's name;
+4. every block is checked against its CID (the store's `get_block`, or the
+   gateway fetcher), every manifest against its digest, every blob end to
+   end against its digest (`content.read_verified`); a blob is pinned on Kubo
+   only after it verified.
+
+A verified namespace is cached for its DNS TTL (clamped to a floor and a
+ceiling); nothing that failed verification is cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, TypeVar
+
+from sealedreg.crypto.convergent import plain_size_of
+from sealedreg.crypto.envelope import EnvelopeError, open_envelope
+from sealedreg.crypto.keys import OrgKeys
+from sealedreg.publish import layout
+from sealedreg.publish.descriptor import DescriptorError
+from sealedreg.publish.reader import TreeReader, TreeReadError
+from sealedreg.publish.resolver import (Discovery, NamespaceRefused, NamespaceUnavailable, ResolveError, Resolver,
+                                        TtlCache)
+from sealedreg.publish.sealing import PrivateRepository, open_repository
+from sealedreg.registry import content
+from sealedreg.registry import manifests as mf
+from sealedreg.registry.digests import Digest
+from sealedreg.registry.domains import GLOBAL, Domains, namespace_of
+from sealedreg.registry.errors import (BlobUnknown, Denied, DigestInvalid, IntegrityError, ManifestInvalid,
+                                       ManifestUnknown, NameUnknown, Unavailable, Unsupported)
+from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
+from sealedreg.registry.policy import Policy
+from sealedreg.registry.refs import parse_reference
+from sealedreg.storage.base import BlobStore, ContentMissing, StorageError, StorageUnavailable, content_size
+from sealedreg.storage.kubo_rpc import KuboClient, KuboError
+from sealedreg.storage.remote import FetchingStore, GatewayFetcher
+
+log = logging.getLogger("sealedreg.federation")
+
+T = TypeVar("T")
+
+REMOTE = "remote"
+"""The `domain` of records that describe foreign content (it has no local domain)."""
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    federate: tuple[str, ...] = ()  # namespace globs that may be pulled ("*": any domain)
+    nameserver: str | None = None  # "HOST:PORT"; None: the system resolver
+    timeout: float = 20.0  # the bound on each step that waits on the network
+    cache_min: float = 5.0
+    cache_max: float = 3600.0
+
+
+@dataclass(frozen=True)
+class ForeignBlob(BlobRecord):
+    """A blob of a foreign namespace: where it is and the key that opens it."""
+
+    key: bytes = field(default=b"", repr=False)
+    namespace: str = ""
+
+
+@dataclass
+class Mounted:
+    """A foreign namespace whose descriptor verified."""
+
+    discovery: Discovery
+    reader: TreeReader
+    source: Any  # a BlobStore read side: the Kubo store, or a FetchingStore over gateways
+    seq: int
+    expires: int
+    private: dict[str, PrivateRepository | None] = field(default_factory=dict)
+
+
+class Federation:
+    def __init__(self, settings: FederationSettings, index: Index, store: BlobStore, domains: Domains,
+                 policy: Policy, kubo: KuboClient | None = None, fetcher: GatewayFetcher | None = None,
+                 keys: list[OrgKeys] | None = None) -> None:
+        self.settings = settings
+        self.index = index
+        self.store = store
+        self.domains = domains
+        self.policy = policy
+        self.kubo = kubo
+        self.fetcher = fetcher if fetcher is not None else GatewayFetcher(settings.timeout)
+        self.keys = list(keys or []) + [k for k in policy.org_keys() if k not in (keys or [])]
+        self.resolver = Resolver(settings.nameserver, settings.timeout, self.fetcher,
+                                 kubo.name_resolve if kubo is not None else None)
+        self._cache: TtlCache[str, Mounted] = TtlCache(settings.cache_min, settings.cache_max)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+
+    # -- which namespaces ---------------------------------------------------
+    def serves_namespace(self, namespace: str) -> bool:
+        """A domain this registry does not own, and the config lets it pull."""
+        if "." not in namespace or self.policy.owns(namespace):
+            return False
+        return any(fnmatch.fnmatchcase(namespace, glob) for glob in self.settings.federate)
+
+    def serves(self, repo: str) -> bool:
+        return self.serves_namespace(namespace_of(repo))
+
+    def refuse_write(self, repo: str) -> None:
+        if self.serves(repo):
+            raise Denied(f"{namespace_of(repo)} is another organisation's namespace, pulled through DNS: "
+                         "push to its own registry")
+
+    # -- the namespace ------------------------------------------------------
+    async def mount(self, namespace: str) -> Mounted:
+        """The namespace's verified tree (cached for its TTL)."""
+        mounted = self._cache.get(namespace)
+        if mounted is not None:
+            return mounted
+        lock = self._locks.setdefault(namespace, asyncio.Lock())
+        async with lock:
+            mounted = self._cache.get(namespace)
+            if mounted is None:
+                mounted = await self._bounded(self._mount(namespace), f"resolving {namespace}")
+                kept = self._cache.put(namespace, mounted, mounted.discovery.ttl)
+                log.info("federation: %s is tree %s (seq %d), kept %.0fs", namespace, mounted.discovery.root,
+                         mounted.seq, kept)
+            return mounted
+
+    async def _mount(self, namespace: str) -> Mounted:
+        discovery = await self.resolver.discover(namespace)
+        source = await self._source(discovery)
+        reader = TreeReader(source.get_block, discovery.root, namespace)
+        seen = await self.index.seen_seq(namespace)
+        try:
+            doc = await reader.descriptor(discovery.keys.sig, min_seq=seen, now=time.time())
+        except DescriptorError as exc:
+            raise NamespaceRefused(f"{namespace}: the tree DNS points at is refused: {exc}") from None
+        except TreeReadError as exc:
+            raise NamespaceRefused(f"{namespace}: {discovery.root} is not a sealedreg tree: {exc}") from None
+        await self.index.see_seq(namespace, doc["seq"])
+        return Mounted(discovery, reader, source, doc["seq"], doc["expires"])
+
+    async def _source(self, discovery: Discovery) -> Any:
+        """Where the namespace's blocks come from: this registry's Kubo node,
+        told to keep a connection to the publisher's node, or (embedded) the
+        publisher's trustless gateways, each block checked."""
+        if self.kubo is not None:
+            for addr in discovery.hints.ipfsnodes:
+                try:
+                    await self.kubo.peering_add(addr)
+                except KuboError as exc:
+                    log.warning("federation: %s: cannot peer with %s: %s", discovery.namespace, addr, exc)
+            return self.store
+        gateways = discovery.hints.gateways
+        if not gateways:
+            raise NamespaceUnavailable(f"{discovery.namespace} names no gateway= in its _sealedreg record, "
+                                       "and this registry has no IPFS node to fetch with")
+        return FetchingStore(self.store, lambda cid: self.fetcher.block(cid, gateways))
+
+    async def _bounded(self, work: Awaitable[T], what: str) -> T:
+        """`work` within the federation timeout, its failures as OCI errors."""
+        try:
+            return await asyncio.wait_for(work, self.settings.timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable(f"{what}: no answer within {self.settings.timeout:g}s") from None
+        except ResolveError as exc:
+            if exc.transient:
+                raise Unavailable(str(exc)) from None
+            raise NameUnknown(str(exc), detail={"namespace": what.rpartition(" ")[2]}) from None
+        except StorageUnavailable as exc:
+            raise Unavailable(f"{what}: {exc}") from None
+        except ContentMissing as exc:
+            raise Unavailable(f"{what}: {exc}") from None
+
+    async def report(self, namespace: str) -> dict:
+        """What `sealedreg resolve` prints: what DNS says, whether the tree
+        verifies, and which private repositories this registry's keys open.
+        Diagnostic: it ignores `federate`, caches nothing and raises no seen seq."""
+        try:
+            discovery = await asyncio.wait_for(self.resolver.discover(namespace), self.settings.timeout)
+        except asyncio.TimeoutError:
+            raise NamespaceUnavailable(f"{namespace}: no answer within {self.settings.timeout:g}s") from None
+        out: dict = {"namespace": namespace, "dnslink": str(discovery.link), "root": discovery.root,
+                     "seq": None, "expires": None, "ttl": discovery.ttl,
+                     "keys": {"sig": discovery.keys.sig_text, "box": discovery.keys.box_text},
+                     "hints": discovery.hints.as_dict(), "verified": False, "private": []}
+        if discovery.ipns_sequence is not None:
+            out["ipns_sequence"] = discovery.ipns_sequence
+
+        async def verify() -> None:
+            source = await self._source(discovery)
+            reader = TreeReader(source.get_block, discovery.root, namespace)
+            seen = await self.index.seen_seq(namespace)
+            try:
+                doc = await reader.descriptor(discovery.keys.sig, min_seq=seen, now=time.time())
+            except (DescriptorError, TreeReadError) as exc:
+                out["error"] = str(exc)
+                return
+            out.update(seq=doc["seq"], expires=doc["expires"], verified=True)
+            try:
+                names = await reader.names("sealed")
+            except TreeReadError:
+                names = []
+            for name in sorted(n for n in names if n.endswith(".json")):
+                raw = await reader.file(f"sealed/{name}")
+                out["private"].append(self._try_open(raw, namespace, name[:-len(".json")], discovery))
+
+        try:
+            await asyncio.wait_for(verify(), self.settings.timeout)
+        except (asyncio.TimeoutError, StorageError, ResolveError) as exc:
+            out["error"] = f"cannot read the tree: {exc or 'no answer in time'}"
+        return out
+
+    def _try_open(self, raw: bytes, namespace: str, envelope: str, discovery: Discovery) -> dict:
+        """{"envelope", "repo" (when one of our keys opens it), "opens"}."""
+        for keys in self.keys:
+            try:
+                opened = open_envelope(raw, publisher=discovery.keys.sig, recipient=keys, namespace=namespace,
+                                       envelope_id=envelope)
+            except EnvelopeError:
+                continue
+            repo = opened.payload.get("repo")
+            if isinstance(repo, str) and layout.envelope_id(namespace, repo) == envelope:
+                return {"envelope": envelope, "repo": repo, "opens": True, "key": keys.name}
+        return {"envelope": envelope, "opens": False}
+
+    # -- repositories -------------------------------------------------------
+    async def _private(self, mounted: Mounted, repo: str) -> PrivateRepository | None:
+        """The opened envelope of `repo` (None: no envelope, or none we can open)."""
+        if repo in mounted.private:
+            return mounted.private[repo]
+        try:
+            raw = await mounted.reader.envelope(repo)
+        except TreeReadError:
+            mounted.private[repo] = None
+            return None
+        opened = None
+        for keys in self.keys:
+            try:
+                envelope = open_repository(raw, namespace=mounted.reader.namespace, repo=repo,
+                                           publisher=mounted.discovery.keys.sig, recipient=keys)
+                opened = PrivateRepository.from_payload(envelope.payload)
+                break
+            except EnvelopeError:
+                continue
+        mounted.private[repo] = opened
+        return opened
+
+    async def _is_public(self, mounted: Mounted, repo: str) -> bool:
+        try:
+            names = await mounted.reader.names(f"repos/{repo}")
+        except TreeReadError:
+            return False
+        return "manifests" in names or "tags" in names
+
+    async def _repo(self, repo: str) -> tuple[Mounted, PrivateRepository | None]:
+        """(the namespace, the opened private repository or None when public);
+        NAME_UNKNOWN when the tree has no such repository this registry may read."""
+        mounted = await self.mount(namespace_of(repo))
+
+        async def find() -> tuple[Mounted, PrivateRepository | None]:
+            if await self._is_public(mounted, repo):
+                return mounted, None
+            private = await self._private(mounted, repo)
+            if private is None:
+                raise NameUnknown(detail={"name": repo})
+            return mounted, private
+
+        return await self._bounded(find(), f"reading {repo}")
+
+    # -- manifests and tags -------------------------------------------------
+    async def resolve(self, repo: str, reference: str) -> str:
+        mounted, private = await self._repo(repo)
+        try:
+            ref = parse_reference(reference)
+        except (ManifestInvalid, DigestInvalid, Unsupported):
+            raise ManifestUnknown(detail={"reference": reference[:256]}) from None
+        if isinstance(ref, Digest):
+            return str(ref)
+        if private is not None:
+            digest = private.tags.get(ref)
+        else:
+            try:
+                digest = (await self._bounded(mounted.reader.tag(repo, ref), f"reading {repo}")).strip()
+            except TreeReadError:
+                digest = None
+        if digest is None:
+            raise ManifestUnknown(detail={"tag": ref})
+        return digest
+
+    async def manifest(self, repo: str, reference: str) -> tuple[ManifestRecord, bytes]:
+        """A foreign manifest's record and exact bytes, checked against its digest."""
+        digest = await self.resolve(repo, reference)
+        mounted, private = await self._repo(repo)
+        if private is not None:
+            found = private.manifests.get(digest)
+            if found is None:
+                raise ManifestUnknown(detail={"digest": digest})
+            body = found[1]
+        else:
+            try:
+                body = await self._bounded(mounted.reader.manifest(repo, digest), f"reading {repo}")
+            except TreeReadError:
+                raise ManifestUnknown(detail={"digest": digest}) from None
+        if str(Digest.of(body, Digest.parse(digest).algorithm)) != digest:
+            raise IntegrityError(f"{repo}@{digest}: the published manifest does not match its digest")
+        info = mf.parse_manifest(body, None)
+        record = ManifestRecord(repo, digest, REMOTE, info.media_type, len(body), info.subject, info.artifact_type,
+                                info.annotations)
+        return record, body
+
+    async def list_tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:
+        mounted, private = await self._repo(repo)
+        if private is not None:
+            tags = sorted(private.tags)
+        else:
+            try:
+                tags = sorted(await self._bounded(mounted.reader.names(f"repos/{repo}/tags"), f"reading {repo}"))
+            except TreeReadError:
+                tags = []
+        if last is not None:
+            tags = [t for t in tags if t > last]
+        return tags[:limit] if limit is not None else tags
+
+    async def referrers(self, repo: str, subject: str, artifact_type: str | None) -> list[ManifestRecord]:
+        """The manifests of `repo` whose subject is `subject` (a scan: trees keep no referrers index)."""
+        mounted, private = await self._repo(repo)
+        if private is not None:
+            digests = list(private.manifests)
+        else:
+            try:
+                digests = await self._bounded(mounted.reader.names(f"repos/{repo}/manifests"), f"reading {repo}")
+            except TreeReadError:
+                digests = []
+        found = []
+        for digest in digests:
+            record, _ = await self.manifest(repo, digest)
+            if record.subject == subject and (artifact_type is None or record.artifact_type == artifact_type):
+                found.append(record)
+        return found
+
+    # -- blobs --------------------------------------------------------------
+    async def stat_blob(self, repo: str, digest: Digest) -> ForeignBlob:
+        mounted, private = await self._repo(repo)
+        text = str(digest)
+        if private is not None:
+            layer = private.layers.get(text)
+            if layer is None:
+                raise BlobUnknown(detail={"digest": text})
+            return ForeignBlob(text, layer.size, layer.cid, REMOTE, key=layer.key, namespace=namespace_of(repo))
+
+        async def public() -> ForeignBlob:
+            try:
+                cid = await mounted.reader.cid(layout.blob_path(text))
+            except TreeReadError:
+                raise BlobUnknown(detail={"digest": text}) from None
+            size = plain_size_of(content_size(str(cid), await mounted.source.get_block(str(cid))))
+            return ForeignBlob(text, size, str(cid), REMOTE, key=self.domains.content_key(text, GLOBAL),
+                               namespace=namespace_of(repo))
+
+        return await self._bounded(public(), f"reading {repo}")
+
+    async def read_blob(self, blob: ForeignBlob, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """The blob's plaintext, verified as it streams; on Kubo, pinned once a
+        whole read verified (a ranged read proves only the leaves it read)."""
+        mounted = await self.mount(blob.namespace)
+        stream = content.read_verified(mounted.source, blob.content_id, blob.key, blob.digest, blob.size,
+                                       offset, length)
+        whole = offset == 0 and (length is None or length == blob.size)
+        async with aclosing(stream) as pieces:
+            while True:
+                try:
+                    piece = await asyncio.wait_for(anext(pieces), self.settings.timeout)
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    raise IntegrityError(f"{blob.digest}: no block within {self.settings.timeout:g}s; "
+                                         "response cut short") from None
+                yield piece
+        if whole and self.kubo is not None:
+            try:
+                await self.store.retain(blob.content_id)
+            except StorageError as exc:
+                log.warning("federation: cannot pin %s: %s", blob.content_id, exc)
