@@ -34,7 +34,8 @@ DATA = click.option("--data", type=click.Path(path_type=Path), help="data direct
 CONFIG = click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML config file")
 IPFS_API = click.option("--ipfs-api", help="the Kubo node the registry stores in (its RPC API URL), "
                                            "instead of the embedded store")
-DNS_SERVER = click.option("--dns-server", help="HOST:PORT of the DNS server to ask [default: the system resolver]")
+DNS_SERVER = click.option("--dns-server", envvar="SEALEDREG_DNS_SERVER",
+                          help="HOST:PORT of the DNS server to ask [default: dns_server, else the system resolver]")
 
 
 def registry_options(command: F) -> F:

@@ -23,9 +23,10 @@ from sealedreg.registry.domains import namespace_of
 def grant(data: Path | None, config_file: Path | None, ipfs_api: str | None, recipient: str,
           dns_server: str | None, repo: str) -> None:
     """Let RECIPIENT open a private repository: re-seal its envelope to include it."""
+    config = load_config(config_file, data=data, ipfs_api=ipfs_api, dns_server=dns_server)
     with user_errors():
-        label, key = recipients.recipient(recipient, dns_server)
-    result = on_registry(load_config(config_file, data=data, ipfs_api=ipfs_api), lambda reg: reg.grant(repo, key))
+        label, key = recipients.recipient(recipient, config.dns_server or None)
+    result = on_registry(config, lambda reg: reg.grant(repo, key))
     click.echo(f"granted {label} on {repo}; tree {result['root']} (seq {result['seq']})")
 
 
@@ -38,13 +39,13 @@ def grant(data: Path | None, config_file: Path | None, ipfs_api: str | None, rec
 def revoke(data: Path | None, config_file: Path | None, ipfs_api: str | None, recipient: str,
            dns_server: str | None, rotate: bool, repo: str) -> None:
     """Stop sealing a private repository to RECIPIENT. What it already fetched, it keeps."""
+    config = load_config(config_file, data=data, ipfs_api=ipfs_api, dns_server=dns_server)
     if recipient.startswith("kid:"):
         recipient_kid = recipient[4:]
     else:
         with user_errors():
-            recipient_kid = kid(bytes(recipients.recipient(recipient, dns_server)[1]))
-    result = on_registry(load_config(config_file, data=data, ipfs_api=ipfs_api),
-                         lambda reg: reg.revoke(repo, recipient_kid, rotate=rotate))
+            recipient_kid = kid(bytes(recipients.recipient(recipient, config.dns_server or None)[1]))
+    result = on_registry(config, lambda reg: reg.revoke(repo, recipient_kid, rotate=rotate))
     click.echo(f"revoked {recipient_kid} on {repo}{' and rotated its org secret' if rotate else ''}; "
                f"tree {result['root']} (seq {result['seq']})")
 

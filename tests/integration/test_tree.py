@@ -26,7 +26,7 @@ def cli(*args: str) -> dict:
     return json.loads(p.stdout)
 
 
-def materialise(tmp: Path, image, ns: str, repo: str, tag: str, seq: int) -> Path:
+def materialise(tmp: Path, image, ns: str, repo: str, tag: str, seq: int, expires: int) -> Path:
     """The tree of docs/format.md §6 written out as plain files, for `ipfs add -r`."""
     root = tmp / "tree"
     for digest in [image.config_digest, *image.layer_digests]:
@@ -40,7 +40,8 @@ def materialise(tmp: Path, image, ns: str, repo: str, tag: str, seq: int) -> Pat
     t = root / "repos" / repo / "tags" / tag
     t.parent.mkdir(parents=True, exist_ok=True)
     t.write_text(image.manifest_digest)
-    (root / "sealedreg.json").write_text(json.dumps({"ns": ns, "seq": seq, "v": 1}, separators=(",", ":")))
+    (root / "sealedreg.json").write_text(json.dumps({"expires": expires, "ns": ns, "seq": seq, "v": 1},
+                                                    separators=(",", ":")))
     return root
 
 
@@ -57,11 +58,14 @@ def test_tree_is_kubo_exact_and_mounted(tmp_path):
             again = cli("publish", "--data", str(data), *args, "example.com")
             assert (again["root"], again["seq"], again["changed"]) == (trees[name]["root"], 1, False)
             assert cli("inspect", "--data", str(data), *args, "example.com/app:1")["tree"] == {
-                "namespace": "example.com", "root": trees[name]["root"], "seq": 1}
-        assert trees["embedded"] == trees["kubo"] and trees["kubo"]["changed"]
+                "namespace": "example.com", "root": trees[name]["root"], "seq": 1,
+                "expires": trees[name]["expires"]}
+        # the same content; the roots differ only by the descriptor's expiry (the time it was built)
+        same = lambda t: {k: v for k, v in t.items() if k not in ("root", "expires")}  # noqa: E731
+        assert same(trees["embedded"]) == same(trees["kubo"]) and trees["kubo"]["changed"]
         root = trees["kubo"]["root"]
         # Kubo, given the same files, builds the very same directory
-        files = materialise(tmp_path, img, "example.com", "example.com/app", "1", 1)
+        files = materialise(tmp_path, img, "example.com", "example.com/app", "1", 1, trees["kubo"]["expires"])
         kubo_root = ipfs_cli(k, "add", "-r", "-Q", "--only-hash", "--cid-version=1", "--raw-leaves",
                              "--chunker=size-1048576", str(files)).strip()
         assert kubo_root == root
