@@ -33,6 +33,7 @@ from sealedreg.api.errors import (
 from sealedreg.auth.authorize import TOKEN, Authenticator
 from sealedreg.config import Config
 from sealedreg.registry.errors import IntegrityError, RegistryError
+from sealedreg.registry.publishing import Announce, AutoPublisher, PublishTarget
 from sealedreg.registry.service import Registry
 from sealedreg.storage.base import StorageError
 
@@ -108,11 +109,14 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
         expired = await registry.expire_uploads()
         if expired:
             log.info("expired %d stale upload sessions", expired)
-        janitor = asyncio.create_task(_expire_periodically(registry, config.upload_ttl))
+        tasks = [asyncio.create_task(_expire_periodically(registry, config.upload_ttl))]
+        if config.publish == "auto":
+            tasks.append(asyncio.create_task(_auto_publisher(config, registry).run()))
         try:
             yield
         finally:
-            janitor.cancel()
+            for task in tasks:
+                task.cancel()
             await registry.close()
 
     app = Starlette(
@@ -130,6 +134,18 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
     app.add_middleware(MirrorNamespace, serves=registry.serves_namespace)
     app.add_middleware(ApiVersionHeader)
     return app
+
+
+def _auto_publisher(config: Config, registry: Registry) -> AutoPublisher:
+    """`publish = "auto"`: every configured namespace with keys, after changes and before expiry."""
+    target = PublishTarget(config.dns_server, config.tsig_key, config.publish_ipns, config.dns_ttl,
+                           timeout=config.federation_timeout)
+    announce = Announce(config.public_url, config.ipfs_announce)
+    owned = [ns for ns, nsc in config.namespaces.items() if nsc.keys is not None]
+    auto = AutoPublisher(lambda ns: registry.publish(ns, target, announce), owned, config.publish_delay,
+                         refresh=config.tree_lifetime / 4)
+    registry.on_change = auto.touch
+    return auto
 
 
 async def _expire_periodically(registry: Registry, ttl: float) -> None:

@@ -17,9 +17,12 @@ expiry), hands it to Kubo and serves it at `/ipns/<name>`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from sealedreg.crypto.keys import OrgKeys
 from sealedreg.publish.dnslink import PREFIX as DNSLINK_PREFIX, DnsLink, DnsLinkError, parse_dnslink, record_value
@@ -28,6 +31,8 @@ from sealedreg.publish.ipns import ipns_name, make_record
 from sealedreg.publish.records import RECORD_PREFIX, Hints, keys_record
 from sealedreg.registry.errors import NameInvalid
 from sealedreg.storage.kubo_rpc import KuboClient
+
+log = logging.getLogger("sealedreg.publish")
 
 
 @dataclass(frozen=True)
@@ -108,3 +113,48 @@ def require_keys(namespace: str, keys: OrgKeys | None) -> OrgKeys:
                           "others could not verify its tree")
     return keys
 
+
+
+class AutoPublisher:
+    """`publish = "auto"`: publish a namespace once pushes to it have been
+    quiet for `delay` seconds (a push of many blobs and a manifest becomes
+    one publish, not one per request), and every namespace again well before
+    its descriptor expires. A failed publish is logged and retried on the
+    next change or refresh; it never fails the push that caused it."""
+
+    def __init__(self, publish: Callable[[str], Awaitable[dict]], namespaces: list[str], delay: float,
+                 refresh: float) -> None:
+        self._publish = publish
+        self._namespaces = list(namespaces)
+        self._delay = delay
+        self._refresh = refresh
+        self._dirty: set[str] = set(namespaces)  # publish everything once at start
+        self._wake = asyncio.Event()
+        self._wake.set()
+
+    def touch(self, namespace: str) -> None:
+        if namespace in self._namespaces:
+            self._dirty.add(namespace)
+            self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._refresh)
+            except asyncio.TimeoutError:
+                self._dirty.update(self._namespaces)
+            self._wake.clear()
+            while True:  # debounce: wait until a full `delay` passes with no new change
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._delay)
+                    self._wake.clear()
+                except asyncio.TimeoutError:
+                    break
+            dirty, self._dirty = self._dirty, set()
+            for namespace in sorted(dirty):
+                try:
+                    result = await self._publish(namespace)
+                    log.info("published %s: tree %s (seq %s), dns %s", namespace, result.get("root"),
+                             result.get("seq"), result.get("dns"))
+                except Exception as exc:  # noqa: BLE001 - logged; the next change or refresh retries
+                    log.error("automatic publish of %s failed: %s", namespace, exc)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator, Callable
 
 from nacl.public import PublicKey
 
@@ -78,6 +78,7 @@ class Registry:
                  federation: Federation | None = None, kubo: KuboClient | None = None) -> None:
         self.tree_lifetime = tree_lifetime
         self.kubo = kubo  # the IPFS node behind the store, if any: IPNS, peering, the ipfsnode= hint
+        self.on_change: Callable[[str], None] = lambda namespace: None  # `publish = "auto"` listens here
         self.federation = federation
         self.index = index
         self.uploads = uploads
@@ -252,6 +253,7 @@ class Registry:
         record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,
                                 info.artifact_type, info.annotations)
         await self.index.put_manifest(record, located, stored.blocks, tags)
+        self.on_change(namespace_of(repo))
         return PutManifestResult(str(digest), tags, info.subject)
 
     async def resolve(self, repo: str, reference: str) -> str:
@@ -302,6 +304,7 @@ class Registry:
                 raise ManifestUnknown(detail={"digest": str(ref)})
         elif not await self.index.delete_tag(repo, ref):
             raise ManifestUnknown(detail={"tag": ref})
+        self.on_change(namespace_of(repo))
 
     async def describe(self, repo: str, reference: str) -> dict:
         """What `sealedreg inspect` prints: a manifest and where each of its
