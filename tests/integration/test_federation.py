@@ -69,21 +69,24 @@ class Org:
 
 
 def org_config(tmp: Path, name: str, knot: KnotServer, kubo: KuboNode | None, port: int, *,
-               private: str = "", extra: str = "") -> Org:
-    """An organisation's keys, secret and config: it owns `name`, federates everything else."""
+               private: str = "", extra: str = "", secret: bool = True) -> Org:
+    """An organisation's keys, secret and config: it owns `name`, federates everything else.
+    Without `secret` (and `private`) its repositories use the global domain, so anyone can pull them."""
     keys = tmp / "keys"
     if not (keys / f"{name}.key").exists():
         cli("keygen", "--name", name, "--keys", str(keys))
-    secret = tmp / f"{name}.secret"
-    if not secret.exists():
-        cli("org-secret", str(secret))
+    secret_file = tmp / f"{name}.secret"
+    if not secret_file.exists():
+        cli("org-secret", str(secret_file))
     lines = [f'dns_server = "{knot.address}"', f'tsig_key = "{knot.key_file}"', 'federate = ["*"]',
              f'public_url = "http://127.0.0.1:{port}"', "dns_ttl = 1", "resolve_cache_min = 0.5",
              "federation_timeout = 15"]
     if kubo is not None:
         lines.append(f'ipfs_api = "{kubo.api_url}"')
     lines.append(extra)
-    lines += [f'[namespaces."{name}"]', f'org_secret = "{secret}"', f'keys = "{keys / name}.key"']
+    lines += [f'[namespaces."{name}"]', f'keys = "{keys / name}.key"']
+    if secret or private:
+        lines.append(f'org_secret = "{secret_file}"')
     if private:
         lines += [f'private = ["{private}"]', 'layers = "auto"']
     config = tmp / f"{name}-{port}.toml"
