@@ -308,8 +308,9 @@ def _check_federation(config: Config) -> None:
         raise ConfigError("publish = \"auto\" needs dns_server and tsig_key (where and how to update DNS)")
     if config.dns_server:
         host, sep, port = config.dns_server.rpartition(":")
-        if not sep or not port.isdigit() or not host:
-            raise ConfigError(f"dns_server: expected HOST:PORT, got {config.dns_server!r}")
+        if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536 or (":" in host
+                                                                                    and not host.startswith("[")):
+            raise ConfigError(f"dns_server: expected HOST:PORT (IPv6 in brackets), got {config.dns_server!r}")
     if config.public_url and not re.fullmatch(r"https?://[^\s;]+", config.public_url):
         raise ConfigError(f"public_url: expected an http(s) URL, got {config.public_url!r}")
     if config.ipfs_announce and "/p2p/" not in config.ipfs_announce:

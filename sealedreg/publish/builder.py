@@ -25,7 +25,7 @@ from sealedreg.publish.descriptor import make_descriptor
 from sealedreg.publish.sealing import PrivateRepository, seal_repository
 from sealedreg.storage.base import BlobStore
 from sealedreg.storage.cid import CID
-from sealedreg.storage.unixfs import PathEntry, build_directories, dag_tsize, file_entry
+from sealedreg.storage.unixfs import PathEntry, build_directories, dag_tsize, decode_directory, file_entry
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,21 @@ async def build_tree(store: BlobStore, snap: NamespaceSnapshot, previous: TreeSt
         raw = seal_repository(sealed.contents, namespace=snap.namespace, seq=seq, publisher=keys,
                               recipients=[keys.box.public_key, *sealed.grantees])
         entries.append(file_entry(layout.envelope_path(snap.namespace, sealed.contents.repo), raw, sink))
-    entries.append(file_entry(layout.DESCRIPTOR, make_descriptor(snap.namespace, seq, keys, expires), sink))
+    content = _content_links(entries)
+    entries.append(file_entry(layout.DESCRIPTOR, make_descriptor(snap.namespace, seq, keys, expires, content), sink))
     root = build_directories(entries, sink)
     for cid, block in blocks:
         await store.put_block(str(cid), block)
     await store.keep_root(snap.namespace, str(root))
     return BuiltTree(snap.namespace, str(root), seq, digest, changed=True, entries=len(entries), expires=expires,
                      blocks=tuple(dict.fromkeys(str(cid) for cid, _ in blocks)))
+
+
+def _content_links(entries: list[PathEntry]) -> dict[str, str]:
+    """The root directory's links without the descriptor: name → CID of each
+    top-level entry. Signed in the descriptor, they bind everything else in
+    the tree (each CID covers all below it), so a genuine descriptor copied
+    into another tree does not verify there."""
+    blocks: dict[CID, bytes] = {}
+    root = build_directories(entries, lambda cid, block: blocks.__setitem__(cid, block))
+    return {link.name: str(link.cid) for link in decode_directory(blocks[root])}

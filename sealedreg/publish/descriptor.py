@@ -1,9 +1,11 @@
 """`/sealedreg.json`, the namespace descriptor (docs/format.md §6, §8).
 
-Without org keys: `{"expires"?,"ns","seq","v":1}`. With them it names the
-keys and is signed: `{"expires","ns","pub":{"box","sig"},"seq","sig","v":1}`,
-`sig` being Ed25519 over the canonical JSON of all the other fields
-(`sealedreg.crypto.signed`). `expires` (Unix seconds) bounds how long a
+Without org keys: `{"content","expires","ns","seq","v":1}`. With them it
+names the keys and is signed: `{"content","expires","ns","pub":{"box","sig"},
+"seq","sig","v":1}`, `sig` being Ed25519 over the canonical JSON of all the
+other fields (`sealedreg.crypto.signed`). `content` maps each other
+top-level name of the tree to its CID: the signature covers the whole tree
+(the reader checks the root's links against it), not just this file. `expires` (Unix seconds) bounds how long a
 validly signed tree can be replayed: a reader that has never seen the
 namespace before would otherwise accept any old tree. A reader trusts the
 signing key it got from DNS, never the one the descriptor names, refuses a
@@ -28,10 +30,13 @@ class DescriptorError(SignatureError):
     another namespace, malformed, or older than one already seen."""
 
 
-def make_descriptor(namespace: str, seq: int, keys: OrgKeys | None = None, expires: int | None = None) -> bytes:
+def make_descriptor(namespace: str, seq: int, keys: OrgKeys | None = None, expires: int | None = None,
+                    content: dict[str, str] | None = None) -> bytes:
     fields: dict = {"v": VERSION, "ns": namespace, "seq": seq}
     if expires is not None:
         fields["expires"] = int(expires)
+    if content is not None:
+        fields["content"] = dict(content)
     if keys is None:
         return canonical(fields)
     fields["pub"] = {"sig": keys.public.sig_text, "box": keys.public.box_text}
@@ -54,6 +59,10 @@ def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namesp
     seq = doc.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < min_seq:
         raise DescriptorError(f"sealedreg.json seq {seq!r} is older than {min_seq}, already seen")
+    content = doc.get("content")
+    if content is not None and not (isinstance(content, dict)
+                                    and all(isinstance(k, str) and isinstance(v, str) for k, v in content.items())):
+        raise DescriptorError("sealedreg.json content is not a map of names to CIDs")
     expires = doc.get("expires")
     if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool)):
         raise DescriptorError("sealedreg.json expires is not a time")

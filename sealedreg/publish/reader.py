@@ -17,7 +17,7 @@ from nacl.signing import VerifyKey
 from sealedreg.crypto.envelope import Opened
 from sealedreg.crypto.keys import OrgKeys
 from sealedreg.publish import layout
-from sealedreg.publish.descriptor import verify_descriptor
+from sealedreg.publish.descriptor import DescriptorError, verify_descriptor
 from sealedreg.publish.sealing import open_repository
 from sealedreg.storage.cid import CID, DAG_PB, RAW
 from sealedreg.storage.unixfs import DagError, decode_directory, decode_file_node
@@ -110,9 +110,23 @@ class TreeReader:
 
     # -- what the tree says -------------------------------------------------
     async def descriptor(self, publisher: VerifyKey, min_seq: int = 0, now: float | None = None) -> dict:
-        """The descriptor, verified against the key the caller trusts (and, given
-        `now`, unexpired)."""
-        return verify_descriptor(await self.file(layout.DESCRIPTOR), publisher, min_seq, self.namespace, now)
+        """The descriptor, verified against the key the caller trusts, and the
+        tree's top-level entries against the `content` it signs. Given `now`
+        (a puller, not an inspection), it must also be unexpired and bind the
+        content: a descriptor without `content` could be copied into any tree."""
+        doc = verify_descriptor(await self.file(layout.DESCRIPTOR), publisher, min_seq, self.namespace, now)
+        signed = doc.get("content")
+        if signed is None:
+            if now is not None:
+                raise DescriptorError("sealedreg.json does not bind the tree's content (built before "
+                                      "descriptors did): the publisher must publish again")
+            return doc
+        links = {link.name: str(link.cid) for link in decode_directory(await self._block(self.root))
+                 if link.name != layout.DESCRIPTOR}
+        if links != signed:
+            raise DescriptorError("the tree's content is not what its sealedreg.json signed: "
+                                  "a genuine descriptor in someone else's tree")
+        return doc
 
     async def tag(self, repo: str, tag: str) -> str:
         """The manifest digest a public tag names."""

@@ -63,7 +63,7 @@ def hints_from_records(records: list[str]) -> Hints:
 
 
 _MULTIADDR = re.compile(r"(/[A-Za-z0-9_.:\-\[\]]+)+/p2p/[1-9A-HJ-NP-Za-km-z]{40,60}")
-_GATEWAY = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?")
+_GATEWAY = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?")
 
 
 def parse_fields(record: str) -> dict[str, str]:

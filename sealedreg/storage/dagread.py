@@ -47,6 +47,8 @@ async def read_blocks(get_block: BlockGetter, content_id: ContentId, offset: int
         if span.inline is not None:
             return span.inline
         block = cache[span.cid] if span.cid in cache else await get_block(str(span.cid))
+        if len(block) < span.end:
+            raise ContentCorrupt(f"{span.cid}: a leaf of {len(block)} bytes where its parent promised {span.end}")
         return block if (span.start, span.end) == (0, len(block)) else block[span.start:span.end]
 
     ahead: collections.deque[asyncio.Task] = collections.deque()

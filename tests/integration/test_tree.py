@@ -26,7 +26,7 @@ def cli(*args: str) -> dict:
     return json.loads(p.stdout)
 
 
-def materialise(tmp: Path, image, ns: str, repo: str, tag: str, seq: int, expires: int) -> Path:
+def materialise(tmp: Path, image, repo: str, tag: str, descriptor: bytes) -> Path:
     """The tree of docs/format.md §6 written out as plain files, for `ipfs add -r`."""
     root = tmp / "tree"
     for digest in [image.config_digest, *image.layer_digests]:
@@ -40,8 +40,7 @@ def materialise(tmp: Path, image, ns: str, repo: str, tag: str, seq: int, expire
     t = root / "repos" / repo / "tags" / tag
     t.parent.mkdir(parents=True, exist_ok=True)
     t.write_text(image.manifest_digest)
-    (root / "sealedreg.json").write_text(json.dumps({"expires": expires, "ns": ns, "seq": seq, "v": 1},
-                                                    separators=(",", ":")))
+    (root / "sealedreg.json").write_bytes(descriptor)
     return root
 
 
@@ -65,7 +64,10 @@ def test_tree_is_kubo_exact_and_mounted(tmp_path):
         assert same(trees["embedded"]) == same(trees["kubo"]) and trees["kubo"]["changed"]
         root = trees["kubo"]["root"]
         # Kubo, given the same files, builds the very same directory
-        files = materialise(tmp_path, img, "example.com", "example.com/app", "1", 1, trees["kubo"]["expires"])
+        descriptor = httpx.post(f"{k.api_url}/api/v0/files/read",
+                                params={"arg": "/sealedreg/example.com/sealedreg.json"}).content
+        assert json.loads(descriptor)["expires"] == trees["kubo"]["expires"]
+        files = materialise(tmp_path, img, "example.com/app", "1", descriptor)
         kubo_root = ipfs_cli(k, "add", "-r", "-Q", "--only-hash", "--cid-version=1", "--raw-leaves",
                              "--chunker=size-1048576", str(files)).strip()
         assert kubo_root == root

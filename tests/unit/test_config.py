@@ -60,3 +60,165 @@ def test_ipfs_api_selects_kubo():
     c = load(env={"SEALEDREG_IPFS_API": "http://127.0.0.1:5001"})
     assert c.store == "kubo"
     assert load(env={}).store == "embedded"
+
+
+# -- publishing and federation ----------------------------------------------------
+def _toml(tmp_path, text: str):
+    f = tmp_path / "c.toml"
+    f.write_text(text + "\n")
+    return f
+
+
+def test_federation_defaults():
+    c = load(env={})
+    assert c.dns_server == "" and c.federate == [] and c.publish == "manual" and c.tsig_key is None
+    assert c.public_url == "" and c.ipfs_announce == "" and c.publish_ipns is False
+    assert (c.federation_timeout, c.resolve_cache_min, c.resolve_cache_max) == (20.0, 5.0, 3600.0)
+    assert c.dns_ttl == 300 and c.tree_lifetime == 7 * 86400.0 and c.publish_delay == 5.0
+
+
+def test_federate_as_a_list(tmp_path):
+    c = load(_toml(tmp_path, 'federate = ["Acme.Test", "*.partner.org", "*"]'), env={})
+    assert c.federate == ["acme.test", "*.partner.org", "*"]
+
+
+def test_federate_as_a_comma_separated_string(tmp_path):
+    c = load(_toml(tmp_path, 'federate = " acme.test, ,*.Partner.org ,"'), env={})
+    assert c.federate == ["acme.test", "*.partner.org"]
+    assert load(_toml(tmp_path, 'federate = ""'), env={}).federate == []
+
+
+def test_federate_from_the_environment(tmp_path):
+    c = load(env={"SEALEDREG_FEDERATE": "acme.test,*.Partner.org"})
+    assert c.federate == ["acme.test", "*.partner.org"]
+    f = _toml(tmp_path, 'federate = ["toml.test"]')
+    assert load(f, env={"SEALEDREG_FEDERATE": "env.test"}).federate == ["env.test"]
+    assert load(f, env={}, overrides={"federate": "cli.test, other.test"}).federate == ["cli.test", "other.test"]
+    assert load(f, env={}, overrides={"federate": ["Cli.Test"]}).federate == ["cli.test"]
+
+
+@pytest.mark.parametrize("text", ['federate = ["acme test"]', 'federate = ["acme.test/app"]', 'federate = 5',
+                                  'federate = ["ok.test", 3]', 'federate = "a.test;b.test"',
+                                  'federate = ["{a,b}.test"]'])
+def test_bad_federate(tmp_path, text):
+    with pytest.raises(ConfigError, match="federate"):
+        load(_toml(tmp_path, text), env={})
+
+
+def test_bad_federate_in_the_environment():
+    with pytest.raises(ConfigError, match="federate"):
+        load(env={"SEALEDREG_FEDERATE": "acme.test, evil test"})
+
+
+def test_publish_auto_needs_dns_server_and_tsig_key(tmp_path):
+    for text in ['publish = "auto"', 'publish = "auto"\ndns_server = "127.0.0.1:53"',
+                 'publish = "auto"\ntsig_key = "k.tsig"']:
+        with pytest.raises(ConfigError, match="needs dns_server and tsig_key"):
+            load(_toml(tmp_path, text), env={})
+    c = load(_toml(tmp_path, 'publish = "auto"\ndns_server = "127.0.0.1:53"\ntsig_key = "k.tsig"'), env={})
+    assert c.publish == "auto" and c.tsig_key == Path("k.tsig") and c.dns_server == "127.0.0.1:53"
+
+
+def test_publish_auto_from_the_environment():
+    c = load(env={"SEALEDREG_PUBLISH": "auto", "SEALEDREG_DNS_SERVER": "[::1]:5353",
+                  "SEALEDREG_TSIG_KEY": "/etc/k.tsig", "SEALEDREG_PUBLISH_IPNS": "yes"})
+    assert c.publish == "auto" and c.tsig_key == Path("/etc/k.tsig") and c.publish_ipns is True
+
+
+@pytest.mark.parametrize("value", ["Auto", "always", "", "true"])
+def test_bad_publish_mode(value):
+    with pytest.raises(ConfigError, match="publish"):
+        load(env={"SEALEDREG_PUBLISH": value})
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:53", "ns.acme.test:5353", "[::1]:53", "localhost:1"])
+def test_dns_server(value):
+    assert load(env={"SEALEDREG_DNS_SERVER": value}).dns_server == value
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1", "ns.acme.test", ":53", "host:", "host:abc", "host:-1"])
+def test_bad_dns_server(value):
+    with pytest.raises(ConfigError, match="dns_server"):
+        load(env={"SEALEDREG_DNS_SERVER": value})
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:0", "127.0.0.1:65536", "ns.test:99999"])
+def test_dns_server_port_out_of_range(value):
+    with pytest.raises(ConfigError, match="dns_server"):
+        load(env={"SEALEDREG_DNS_SERVER": value})
+
+
+@pytest.mark.parametrize("value", ["https://registry.acme.test", "http://127.0.0.1:5000", "https://r.test/sub/"])
+def test_public_url(value):
+    assert load(env={"SEALEDREG_PUBLIC_URL": value}).public_url == value
+
+
+@pytest.mark.parametrize("value", ["registry.acme.test", "ftp://r.test", "https://", "https://r.test/a b",
+                                   "https://r.test;x=1", "HTTPS://r.test"])
+def test_bad_public_url(value):
+    with pytest.raises(ConfigError, match="public_url"):
+        load(env={"SEALEDREG_PUBLIC_URL": value})
+
+
+def test_ipfs_announce():
+    addr = "/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"
+    assert load(env={"SEALEDREG_IPFS_ANNOUNCE": addr}).ipfs_announce == addr
+    with pytest.raises(ConfigError, match="ipfs_announce"):
+        load(env={"SEALEDREG_IPFS_ANNOUNCE": "/ip4/1.2.3.4/tcp/4001"})
+
+
+@pytest.mark.parametrize("value, ok", [("1", True), ("86400", True), ("300", True), ("0", False),
+                                       ("86401", False), ("-5", False)])
+def test_dns_ttl_range(value, ok):
+    if ok:
+        assert load(env={"SEALEDREG_DNS_TTL": value}).dns_ttl == int(value)
+    else:
+        with pytest.raises(ConfigError, match="dns_ttl"):
+            load(env={"SEALEDREG_DNS_TTL": value})
+
+
+def test_dns_ttl_must_be_an_integer():
+    with pytest.raises(ConfigError, match="dns_ttl"):
+        load(env={"SEALEDREG_DNS_TTL": "1.5"})
+
+
+@pytest.mark.parametrize("value, ok", [("60", True), ("3600", True), ("59.9", False), ("0", False), ("-1", False)])
+def test_tree_lifetime_minimum(value, ok):
+    if ok:
+        assert load(env={"SEALEDREG_TREE_LIFETIME": value}).tree_lifetime == float(value)
+    else:
+        with pytest.raises(ConfigError, match="tree_lifetime"):
+            load(env={"SEALEDREG_TREE_LIFETIME": value})
+
+
+def test_resolve_cache_bounds(tmp_path):
+    c = load(_toml(tmp_path, "resolve_cache_min = 1\nresolve_cache_max = 1"), env={})
+    assert (c.resolve_cache_min, c.resolve_cache_max) == (1.0, 1.0)
+    with pytest.raises(ConfigError, match="resolve_cache_max"):
+        load(_toml(tmp_path, "resolve_cache_min = 10\nresolve_cache_max = 9"), env={})
+    with pytest.raises(ConfigError, match="resolve_cache_max"):
+        load(_toml(tmp_path, "resolve_cache_max = 4"), env={})  # below the default floor of 5
+    for text in ["resolve_cache_min = 0", "resolve_cache_min = -1"]:
+        with pytest.raises(ConfigError, match="resolve_cache_min"):
+            load(_toml(tmp_path, text), env={})
+
+
+@pytest.mark.parametrize("name", ["federation_timeout", "publish_delay"])
+def test_timeouts_must_be_positive(name):
+    with pytest.raises(ConfigError, match=name):
+        load(env={f"SEALEDREG_{name.upper()}": "0"})
+    assert getattr(load(env={f"SEALEDREG_{name.upper()}": "0.5"}), name) == 0.5
+
+
+def test_federation_options_in_toml(tmp_path):
+    c = load(_toml(tmp_path, 'dns_server = "127.0.0.1:5353"\nfederate = ["*.test"]\nfederation_timeout = 3\n'
+                             'public_url = "https://r.acme.test"\ndns_ttl = 60\ntree_lifetime = 86400\n'
+                             'publish_ipns = true\nkeys = "org.keys"'), env={})
+    assert (c.dns_server, c.federate, c.federation_timeout) == ("127.0.0.1:5353", ["*.test"], 3.0)
+    assert (c.public_url, c.dns_ttl, c.tree_lifetime, c.publish_ipns) == ("https://r.acme.test", 60, 86400.0, True)
+    assert c.keys == Path("org.keys")
+
+
+def test_federation_options_accept_dashes_in_toml(tmp_path):
+    c = load(_toml(tmp_path, 'dns-server = "127.0.0.1:53"\ndns-ttl = 30'), env={})
+    assert c.dns_server == "127.0.0.1:53" and c.dns_ttl == 30

@@ -20,7 +20,7 @@ from sealedreg.publish.builder import (
 )
 from sealedreg.publish.reader import TreeReader
 from sealedreg.publish.sealing import PrivateRepository, SealedLayer
-from sealedreg.storage.unixfs import chunked
+from sealedreg.storage.unixfs import chunked, decode_directory
 
 ORG, PARTNER = OrgKeys.generate("example.com"), OrgKeys.generate("partner.org")
 D1 = "sha256:" + "1" * 64
@@ -86,7 +86,17 @@ def test_a_namespace_without_keys_publishes_unsigned(store):
     snap.private = []
     built = run(build_tree(store, snap, None))
     raw = run(TreeReader(store.get_block, built.root, "example.com").file(layout.DESCRIPTOR))
-    assert json.loads(raw) == {"ns": "example.com", "seq": 1, "v": 1}
+    doc = json.loads(raw)
+    assert set(doc) == {"content", "ns", "seq", "v"} and (doc["ns"], doc["seq"]) == ("example.com", 1)
+    assert set(doc["content"]) == {"blobs", "repos", "sealed"}  # binds every other top-level entry
+
+
+def test_the_descriptor_binds_the_tree_it_is_in(store):
+    built = run(build_tree(store, snapshot(store), None, expires=100))
+    reader = TreeReader(store.get_block, built.root, "example.com")
+    doc = run(reader.descriptor(ORG.sig.verify_key, now=0))
+    root_links = {link.name: str(link.cid) for link in decode_directory(run(store.get_block(built.root)))}
+    assert doc["content"] == {k: v for k, v in root_links.items() if k != layout.DESCRIPTOR}
 
 
 # -- the tree-v1 vector -----------------------------------------------------------
