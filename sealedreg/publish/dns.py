@@ -69,22 +69,45 @@ def _from_message(name: str, answer: dns.message.Message) -> TxtAnswer:
     if rcode != dns.rcode.NOERROR:
         raise DnsError(f"TXT lookup of {name} failed: the server answered {dns.rcode.to_text(rcode)}")
     qname = dns.name.from_text(name)
+    ttls = []
+    for _ in range(_MAX_CNAMES):  # follow CNAMEs in the answer, as DNSLink allows (`_dnslink.a` → `_dnslink.b`)
+        cnames = [r for r in answer.answer if r.rdtype == dns.rdatatype.CNAME and r.name == qname]
+        if not cnames:
+            break
+        ttls.append(cnames[0].ttl)
+        qname = cnames[0][0].target
+    else:
+        raise DnsError(f"TXT lookup of {name}: more than {_MAX_CNAMES} CNAMEs")
     rrsets = [r for r in answer.answer if r.rdtype == dns.rdatatype.TXT and r.name == qname]
     if not rrsets:
         raise DnsNotFound(f"{name} has no TXT records")
-    return TxtAnswer([_joined(rdata) for rrset in rrsets for rdata in rrset], min(r.ttl for r in rrsets))
+    return TxtAnswer([_joined(rdata) for rrset in rrsets for rdata in rrset], min(ttls + [r.ttl for r in rrsets]))
+
+
+_MAX_CNAMES = 8
+
+
+def _qname(name: str) -> dns.name.Name:
+    """`name` as a DNS name. One DNS cannot hold (a label over 63 octets, more
+    than 255 in all, an empty label) names nothing: DnsNotFound, an answer,
+    not the DnsError that says a server failed and asking again may help."""
+    try:
+        return dns.name.from_text(name)
+    except dns.exception.DNSException as exc:
+        raise DnsNotFound(f"{name} is not a DNS name: {exc}") from None
 
 
 async def query_txt(name: str, nameserver: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> TxtAnswer:
     """The TXT values at `name`, asked of `nameserver` or the system resolver,
     within `timeout` seconds (DnsError), DnsNotFound when there are none."""
+    qname = _qname(name)
     try:
         if nameserver:
             host, port = split_nameserver(nameserver)
-            query = dns.message.make_query(name, dns.rdatatype.TXT)
+            query = dns.message.make_query(qname, dns.rdatatype.TXT)
             answer, _ = await dns.asyncquery.udp_with_fallback(query, host, port=port, timeout=timeout)
             return _from_message(name, answer)
-        resolved = await dns.asyncresolver.resolve(name, "TXT", lifetime=timeout)
+        resolved = await dns.asyncresolver.resolve(qname, "TXT", lifetime=timeout)
         assert resolved.rrset is not None
         return TxtAnswer([_joined(r) for r in resolved.rrset], resolved.rrset.ttl)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
@@ -92,24 +115,25 @@ async def query_txt(name: str, nameserver: str | None = None, timeout: float = D
     except DnsError:
         raise
     except (dns.exception.DNSException, OSError, ValueError) as exc:
-        raise DnsError(f"TXT lookup of {name} failed: {exc or type(exc).__name__}") from None
+        raise DnsError(f"TXT lookup of {name} failed: {str(exc) or type(exc).__name__}") from None
 
 
 def lookup_txt(name: str, nameserver: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """The TXT values at `name`, for commands that are not async (`grant` by domain)."""
+    qname = _qname(name)
     try:
         if nameserver:
             host, port = split_nameserver(nameserver)
-            query = dns.message.make_query(name, dns.rdatatype.TXT)
+            query = dns.message.make_query(qname, dns.rdatatype.TXT)
             answer, _ = dns.query.udp_with_fallback(query, host, port=port, timeout=timeout)
             return _from_message(name, answer).values
-        return [_joined(r) for r in dns.resolver.resolve(name, "TXT", lifetime=timeout)]
+        return [_joined(r) for r in dns.resolver.resolve(qname, "TXT", lifetime=timeout)]
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         raise DnsNotFound(f"{name} has no TXT records") from None
     except DnsError:
         raise
     except (dns.exception.DNSException, OSError, ValueError) as exc:
-        raise DnsError(f"TXT lookup of {name} failed: {exc or type(exc).__name__}") from None
+        raise DnsError(f"TXT lookup of {name} failed: {str(exc) or type(exc).__name__}") from None
 
 
 def org_keys(domain: str, nameserver: str | None = None) -> PublicKeys:

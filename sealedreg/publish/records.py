@@ -77,10 +77,20 @@ def parse_fields(record: str) -> dict[str, str]:
 
 
 def keys_from_records(name: str, records: list[str]) -> PublicKeys:
-    """The organisation's keys from the TXT strings at `_sealedreg.<name>`."""
+    """The organisation's keys from the TXT strings at `_sealedreg.<name>`.
+    Records that name different keys are refused rather than one picked: DNS
+    returns them in no fixed order, so an added record would otherwise win
+    some of the time."""
+    found: list[PublicKeys] = []
     for record in records:
         fields = parse_fields(record)
         if fields.get("v") == TXT_VERSION and "sig" in fields and "box" in fields:
-            return PublicKeys(name, VerifyKey(parse_tagged(fields["sig"], "ed25519")),
+            keys = PublicKeys(name, VerifyKey(parse_tagged(fields["sig"], "ed25519")),
                               PublicKey(parse_tagged(fields["box"], "x25519")))
-    raise KeyError_(f"no v={TXT_VERSION} record with sig= and box= for {name}")
+            if all(bytes(k.sig) != bytes(keys.sig) or bytes(k.box) != bytes(keys.box) for k in found):
+                found.append(keys)
+    if not found:
+        raise KeyError_(f"no v={TXT_VERSION} record with sig= and box= for {name}")
+    if len(found) > 1:
+        raise KeyError_(f"{RECORD_PREFIX}{name} names {len(found)} different keys: refusing to pick one")
+    return found[0]

@@ -153,13 +153,13 @@ class Resolver:
             except IpnsError as exc:
                 problems.append(f"the gateway's record: {exc}")
             except (StorageError, asyncio.TimeoutError) as exc:
-                problems.append(f"gateways: {exc or 'no answer in time'}")
+                problems.append(f"gateways: {str(exc) or 'no answer in time'}")
         if self.kubo_resolve is not None:
             try:
                 path = await asyncio.wait_for(self.kubo_resolve(name), self.timeout)
                 return _ipfs_root(namespace, path), None, 60.0
             except (StorageError, asyncio.TimeoutError) as exc:
-                problems.append(f"IPFS: {exc or 'no answer in time'}")
+                problems.append(f"IPFS: {str(exc) or 'no answer in time'}")
         if not problems:
             problems.append("no gateway hint and no IPFS node to ask")
         raise NamespaceUnavailable(f"{namespace}: cannot resolve /ipns/{name}: " + "; ".join(problems))

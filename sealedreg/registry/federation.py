@@ -107,8 +107,12 @@ class Federation:
                                  kubo.name_resolve if kubo is not None else None)
         self._cache: TtlCache[str, Mounted] = TtlCache(settings.cache_min, settings.cache_max)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._dials: set[asyncio.Task] = set()
 
     async def aclose(self) -> None:
+        for task in self._dials:
+            task.cancel()
+        await asyncio.gather(*self._dials, return_exceptions=True)
         await self.fetcher.aclose()
 
     # -- which namespaces ---------------------------------------------------
@@ -128,19 +132,26 @@ class Federation:
 
     # -- the namespace ------------------------------------------------------
     async def mount(self, namespace: str) -> Mounted:
-        """The namespace's verified tree (cached for its TTL)."""
+        """The namespace's verified tree (cached for its TTL). Concurrent requests
+        mount it once, one at a time, and the wait for the lock counts against the
+        timeout: otherwise, while a source hangs, the n-th of n parallel layer
+        requests would wait n timeouts."""
         mounted = self._cache.get(namespace)
         if mounted is not None:
             return mounted
         lock = self._locks.setdefault(namespace, asyncio.Lock())
-        async with lock:
-            mounted = self._cache.get(namespace)
-            if mounted is None:
-                mounted = await self._bounded(self._mount(namespace), f"resolving {namespace}")
-                kept = self._cache.put(namespace, mounted, mounted.discovery.ttl)
-                log.info("federation: %s is tree %s (seq %d), kept %.0fs", namespace, mounted.discovery.root,
-                         mounted.seq, kept)
-            return mounted
+
+        async def locked() -> Mounted:
+            async with lock:
+                mounted = self._cache.get(namespace)
+                if mounted is None:
+                    mounted = await self._mount(namespace)
+                    kept = self._cache.put(namespace, mounted, mounted.discovery.ttl)
+                    log.info("federation: %s is tree %s (seq %d), kept %.0fs", namespace, mounted.discovery.root,
+                             mounted.seq, kept)
+                return mounted
+
+        return await self._bounded(locked(), f"resolving {namespace}")
 
     async def _mount(self, namespace: str) -> Mounted:
         discovery = await self.resolver.discover(namespace)
@@ -166,12 +177,40 @@ class Federation:
                     await self.kubo.peering_add(addr)
                 except KuboError as exc:
                     log.warning("federation: %s: cannot peer with %s: %s", discovery.namespace, addr, exc)
+                self._dial(self.kubo, discovery.namespace, addr)
             return self.store
         gateways = discovery.hints.gateways
         if not gateways:
             raise NamespaceUnavailable(f"{discovery.namespace} names no gateway= in its _sealedreg record, "
                                        "and this registry has no IPFS node to fetch with")
-        return FetchingStore(self.store, lambda cid: self.fetcher.block(cid, gateways))
+        return FetchingStore(self.store, lambda cid: self._fetch(cid, gateways))
+
+    async def _fetch(self, cid: str, gateways: tuple[str, ...]) -> bytes:
+        """A block of a foreign tree from its gateways. One that none of them
+        has is unavailable (503, retry), not missing: the signed tree names it,
+        so its publisher is meant to serve it — and a ContentMissing under a blob
+        read would turn into IntegrityError ("failed verification", a 500)."""
+        try:
+            return await self.fetcher.block(cid, gateways)
+        except ContentMissing as exc:
+            raise StorageUnavailable(str(exc)) from None
+
+    def _dial(self, kubo: KuboClient, namespace: str, addr: str) -> None:
+        """Connect to the publisher's node now (again on every mount), in the
+        background. Kubo's peering service (`peering_add`, which keeps the
+        connection up later) first dials only after seconds (about 12 measured
+        with Kubo 0.43.1), longer than a short `federation_timeout`, so a first
+        pull would fail. Not awaited, so a node that is down or slow to dial never
+        holds up reads whose blocks are already local or come from other peers."""
+        async def dial() -> None:
+            try:
+                await kubo.swarm_connect(addr)
+            except Exception as exc:  # noqa: BLE001 - a background task: log, never leak
+                log.info("federation: %s: cannot connect to %s now: %s", namespace, addr, exc)
+
+        task = asyncio.get_running_loop().create_task(dial())
+        self._dials.add(task)  # a reference until it is done: the loop keeps only weak ones
+        task.add_done_callback(self._dials.discard)
 
     async def _bounded(self, work: Awaitable[T], what: str) -> T:
         """`work` within the federation timeout, its failures as OCI errors."""
@@ -219,20 +258,20 @@ class Federation:
                 names = []
             for name in sorted(n for n in names if n.endswith(".json")):
                 raw = await reader.file(f"sealed/{name}")
-                out["private"].append(self._try_open(raw, namespace, name[:-len(".json")], discovery))
+                out["private"].append(self._try_open(raw, namespace, name[:-len(".json")], discovery, doc["seq"]))
 
         try:
             await asyncio.wait_for(verify(), self.settings.timeout)
         except (asyncio.TimeoutError, StorageError, ResolveError) as exc:
-            out["error"] = f"cannot read the tree: {exc or 'no answer in time'}"
+            out["error"] = f"cannot read the tree: {str(exc) or 'no answer in time'}"
         return out
 
-    def _try_open(self, raw: bytes, namespace: str, envelope: str, discovery: Discovery) -> dict:
+    def _try_open(self, raw: bytes, namespace: str, envelope: str, discovery: Discovery, seq: int) -> dict:
         """{"envelope", "repo" (when one of our keys opens it), "opens"}."""
         for keys in self.keys:
             try:
                 opened = open_envelope(raw, publisher=discovery.keys.sig, recipient=keys, namespace=namespace,
-                                       envelope_id=envelope)
+                                       envelope_id=envelope, min_seq=seq)
             except EnvelopeError:
                 continue
             repo = opened.payload.get("repo")
@@ -253,8 +292,10 @@ class Federation:
         opened = None
         for keys in self.keys:
             try:
+                # min_seq: the tree's own seq (every publish re-seals every envelope under it), so
+                # an older, validly signed envelope put beside the current descriptor is refused
                 envelope = open_repository(raw, namespace=mounted.reader.namespace, repo=repo,
-                                           publisher=mounted.discovery.keys.sig, recipient=keys)
+                                           publisher=mounted.discovery.keys.sig, recipient=keys, min_seq=mounted.seq)
                 opened = PrivateRepository.from_payload(envelope.payload)
                 break
             except EnvelopeError:
@@ -390,8 +431,10 @@ class Federation:
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
-                    raise IntegrityError(f"{blob.digest}: no block within {self.settings.timeout:g}s; "
-                                         "response cut short") from None
+                    # A source that went quiet is unavailable, not corrupt: before the
+                    # first byte the API answers 503 (it takes the first piece before
+                    # it answers), after it the response is cut short either way.
+                    raise Unavailable(f"{blob.digest}: no block within {self.settings.timeout:g}s") from None
                 yield piece
         if whole and self.kubo is not None:
             try:

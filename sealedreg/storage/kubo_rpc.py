@@ -266,7 +266,8 @@ class KuboClient:
     async def peering_add(self, multiaddr: str) -> None:
         """Keep a connection to the peer at `multiaddr` (it must end in /p2p/<id>):
         how a federated pull reaches a publisher's node named in DNS without any
-        shared routing. Kubo dials it at once and redials it if it drops."""
+        shared routing. Kubo redials it whenever it drops, but its first dial
+        comes only seconds later (about 12 s in v0.43.1): `swarm_connect` for now."""
         await self._call("swarm/peering/add", {"arg": multiaddr})
 
     async def swarm_connect(self, multiaddr: str) -> None:

@@ -57,7 +57,7 @@ class GatewayFetcher:
         for gateway in gateways:
             try:
                 block = await self._get(f"{gateway}/ipfs/{cid}?format=raw", RAW_TYPE, MAX_BLOCK)
-            except (httpx.HTTPError, ContentMissing, ContentCorrupt) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, ContentMissing, ContentCorrupt) as exc:
                 problems.append(f"{gateway}: {_reason(exc)}")
                 continue
             if parsed.verify(block):
@@ -76,12 +76,14 @@ class GatewayFetcher:
         for gateway in gateways:
             try:
                 return await self._get(f"{gateway}/ipns/{name}?format=ipns-record", IPNS_RECORD_TYPE, MAX_RECORD)
-            except (httpx.HTTPError, ContentMissing, ContentCorrupt) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, ContentMissing, ContentCorrupt) as exc:
                 problems.append(f"{gateway}: {_reason(exc)}")
         raise ContentMissing(f"no IPNS record for {name}: " + ("; ".join(problems) or "no gateway"))
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, httpx.InvalidURL):
+        return f"not a usable URL: {exc}"
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time"
     if isinstance(exc, httpx.HTTPError):

@@ -122,9 +122,6 @@ def test_undecodable_bytes_are_replaced_not_raised():
     assert answer.values == ["\ufffdabc"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _from_message keeps only TXT rrsets named exactly like the question, "
-                                       "so a CNAME-delegated _dnslink (allowed by DNSLink; followed by the "
-                                       "system-resolver path) is reported as having no TXT records")
 def test_a_cname_in_the_answer_is_followed():
     target = "_dnslink.acme.hosting.test"
     cname = dns.rrset.from_text(dns.name.from_text(NAME), 300, "IN", "CNAME", target + ".")

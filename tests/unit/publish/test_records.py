@@ -52,3 +52,12 @@ def test_the_txt_record_of_the_keys_vector():
 def test_txt_failure_vectors(failure):
     with pytest.raises(KeyError_, match=failure["error"]):
         keys_from_records("example.com", failure["records"])
+
+
+def test_records_naming_different_keys_are_refused_not_picked_from():
+    mine, other = OrgKeys.generate("acme.test"), OrgKeys.generate("acme.test")
+    same = keys_from_records("acme.test", [keys_record(mine.public), keys_record(mine.public) + "; note=x"])
+    assert bytes(same.sig) == bytes(mine.public.sig)  # the same keys twice: fine
+    for order in ([mine, other], [other, mine]):
+        with pytest.raises(KeyError_, match="2 different keys"):
+            keys_from_records("acme.test", [keys_record(k.public) for k in order])

@@ -163,9 +163,6 @@ def test_redirects_are_not_followed():
     assert gws.hosts == ["a.test"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: GatewayFetcher catches httpx.HTTPError but httpx.InvalidURL is not "
-                                       "one; a malformed gateway= hint (e.g. non-numeric port) escapes instead "
-                                       "of being skipped for the next gateway")
 def test_a_malformed_gateway_url_is_skipped():
     gws = Gateways({B: BLOCK})
     assert run(_block(fetcher_for(gws), CID_, ["http://a.test:abc", B])) == BLOCK
