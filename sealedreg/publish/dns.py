@@ -10,7 +10,9 @@ when the answer is truncated; without one the system resolver is used.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Iterator
 
 import dns.asyncquery
 import dns.asyncresolver
@@ -97,43 +99,48 @@ def _qname(name: str) -> dns.name.Name:
         raise DnsNotFound(f"{name} is not a DNS name: {exc}") from None
 
 
+@contextlib.contextmanager
+def _lookup_errors(name: str) -> Iterator[None]:
+    """dnspython's and the network's failures as DnsNotFound (an answer: no such
+    records) or DnsError (no answer: asking again may help)."""
+    try:
+        yield
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        raise DnsNotFound(f"{name} has no TXT records") from None
+    except DnsError:
+        raise
+    except (dns.exception.DNSException, OSError, ValueError) as exc:
+        raise DnsError(f"TXT lookup of {name} failed: {str(exc) or type(exc).__name__}") from None
+
+
+def _txt_query(qname: dns.name.Name, nameserver: str) -> tuple[dns.message.Message, str, int]:
+    host, port = split_nameserver(nameserver)
+    return dns.message.make_query(qname, dns.rdatatype.TXT), host, port
+
+
 async def query_txt(name: str, nameserver: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> TxtAnswer:
     """The TXT values at `name`, asked of `nameserver` or the system resolver,
     within `timeout` seconds (DnsError), DnsNotFound when there are none."""
     qname = _qname(name)
-    try:
+    with _lookup_errors(name):
         if nameserver:
-            host, port = split_nameserver(nameserver)
-            query = dns.message.make_query(qname, dns.rdatatype.TXT)
+            query, host, port = _txt_query(qname, nameserver)
             answer, _ = await dns.asyncquery.udp_with_fallback(query, host, port=port, timeout=timeout)
             return _from_message(name, answer)
         resolved = await dns.asyncresolver.resolve(qname, "TXT", lifetime=timeout)
         assert resolved.rrset is not None
         return TxtAnswer([_joined(r) for r in resolved.rrset], resolved.rrset.ttl)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        raise DnsNotFound(f"{name} has no TXT records") from None
-    except DnsError:
-        raise
-    except (dns.exception.DNSException, OSError, ValueError) as exc:
-        raise DnsError(f"TXT lookup of {name} failed: {str(exc) or type(exc).__name__}") from None
 
 
 def lookup_txt(name: str, nameserver: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """The TXT values at `name`, for commands that are not async (`grant` by domain)."""
     qname = _qname(name)
-    try:
+    with _lookup_errors(name):
         if nameserver:
-            host, port = split_nameserver(nameserver)
-            query = dns.message.make_query(qname, dns.rdatatype.TXT)
+            query, host, port = _txt_query(qname, nameserver)
             answer, _ = dns.query.udp_with_fallback(query, host, port=port, timeout=timeout)
             return _from_message(name, answer).values
         return [_joined(r) for r in dns.resolver.resolve(qname, "TXT", lifetime=timeout)]
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        raise DnsNotFound(f"{name} has no TXT records") from None
-    except DnsError:
-        raise
-    except (dns.exception.DNSException, OSError, ValueError) as exc:
-        raise DnsError(f"TXT lookup of {name} failed: {str(exc) or type(exc).__name__}") from None
 
 
 def org_keys(domain: str, nameserver: str | None = None) -> PublicKeys:

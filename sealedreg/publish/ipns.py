@@ -30,7 +30,7 @@ import cbor2
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from sealedreg.storage.cid import CIDError, _b58decode, _b58encode, read_varint, varint
+from sealedreg.storage.cid import BASE36, BASE58BTC, CIDError, radix_decode, radix_encode, read_varint, varint
 
 MAX_RECORD_SIZE = 10 * 1024          # the spec's "Record Size Limit"
 SIGNATURE_V2_PREFIX = b"ipns-signature:"
@@ -48,7 +48,6 @@ F_PUBKEY, F_SIG_V2, F_DATA = 7, 8, 9
 _VARINT_FIELDS = {F_VALIDITY_TYPE, F_SEQUENCE, F_TTL}
 _BYTES_FIELDS = {F_VALUE, F_SIG_V1, F_VALIDITY, F_PUBKEY, F_SIG_V2, F_DATA}
 
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
@@ -79,7 +78,7 @@ def ipns_name(key: VerifyKey) -> str:
         raise TypeError("ipns_name takes a VerifyKey (signing_key.verify_key)")
     public = _public_key_proto(bytes(key))
     cid = varint(1) + varint(LIBP2P_KEY) + varint(IDENTITY) + varint(len(public)) + public
-    return "k" + _b36encode(cid)
+    return "k" + radix_encode(cid, BASE36)
 
 
 def key_of_name(name: str) -> VerifyKey:
@@ -109,16 +108,16 @@ def _multihash_of_name(name: str) -> bytes:
     """The multihash a name's text carries (CIDv1 libp2p-key, or a bare peer id)."""
     if name[0] in "kK":
         raw = _b36decode(name[1:].lower())
-        if raw is None or "k" + _b36encode(raw) != name.lower():
+        if raw is None or "k" + radix_encode(raw, BASE36) != name.lower():
             raise IpnsError(f"IPNS name {name!r} is not canonical base36")
     elif name[0] == "b":
         raw = _b32decode(name[1:])
     elif name[0] in "1Q":
         try:
-            multihash = _b58decode(name)
+            multihash = radix_decode(name, BASE58BTC)
         except CIDError:
             raise IpnsError(f"IPNS name {name!r} is not base58btc") from None
-        if not multihash or _b58encode(multihash) != name:
+        if not multihash or radix_encode(multihash, BASE58BTC) != name:
             raise IpnsError(f"IPNS name {name!r} is not canonical base58btc")
         return multihash
     else:
@@ -426,21 +425,13 @@ def _as_bytes(value: int | bytes) -> bytes:
 
 
 # -- base36 / base32 multibase bodies ----------------------------------------------
-def _b36encode(raw: bytes) -> str:
-    n = int.from_bytes(raw, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-    return "0" * (len(raw) - len(raw.lstrip(b"\0"))) + out
-
-
 def _b36decode(text: str) -> bytes | None:
-    if not text or any(ch not in _B36 for ch in text):
+    if not text:
         return None
-    n = int(text, 36)
-    zeros = len(text) - len(text.lstrip("0"))
-    return b"\0" * zeros + (n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b"")
+    try:
+        return radix_decode(text, BASE36)
+    except CIDError:
+        return None
 
 
 def _b32decode(body: str) -> bytes:

@@ -45,11 +45,10 @@ from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import Digest
 from sealedreg.registry.domains import GLOBAL, Domains, namespace_of
-from sealedreg.registry.errors import (BlobUnknown, Denied, DigestInvalid, IntegrityError, ManifestInvalid,
-                                       ManifestUnknown, NameUnknown, Unavailable, Unsupported)
+from sealedreg.registry.errors import BlobUnknown, Denied, IntegrityError, ManifestUnknown, NameUnknown, Unavailable
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.policy import Policy
-from sealedreg.registry.refs import parse_reference
+from sealedreg.registry.refs import read_reference
 from sealedreg.storage.base import BlobStore, ContentMissing, StorageError, StorageUnavailable, content_size
 from sealedreg.storage.kubo_rpc import KuboClient, KuboError
 from sealedreg.storage.remote import FetchingStore, GatewayFetcher
@@ -328,10 +327,7 @@ class Federation:
     # -- manifests and tags -------------------------------------------------
     async def resolve(self, repo: str, reference: str) -> str:
         mounted, private = await self._repo(repo)
-        try:
-            ref = parse_reference(reference)
-        except (ManifestInvalid, DigestInvalid, Unsupported):
-            raise ManifestUnknown(detail={"reference": reference[:256]}) from None
+        ref = read_reference(reference)
         if isinstance(ref, Digest):
             return str(ref)
         if private is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from sealedreg.registry.digests import Digest, is_digest
-from sealedreg.registry.errors import ManifestInvalid, NameInvalid
+from sealedreg.registry.errors import DigestInvalid, ManifestInvalid, ManifestUnknown, NameInvalid, Unsupported
 
 NAME_MAX = 255
 TAG_MAX = 128
@@ -42,3 +42,12 @@ def parse_reference(reference: str) -> str | Digest:
     if is_digest(reference):
         return Digest.parse(reference)
     return validate_tag(reference)
+
+
+def read_reference(reference: str) -> str | Digest:
+    """`parse_reference` for a read: a reference that cannot name anything (a
+    malformed tag or digest) is simply unknown, as the conformance suites expect."""
+    try:
+        return parse_reference(reference)
+    except (ManifestInvalid, DigestInvalid, Unsupported):
+        raise ManifestUnknown(detail={"reference": reference[:256]}) from None

@@ -29,25 +29,23 @@ from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import DEFAULT_ALGORITHM, Digest
 from sealedreg.publish.dnslink import DnsLink
 from sealedreg.publish.ipns import ipns_name
+from sealedreg.registry.domains import GLOBAL, Domain, Domains, namespace_of
 from sealedreg.registry.federation import Federation, ForeignBlob
 from sealedreg.registry.publishing import (Announce, PublishTarget, hints_of, ipns_record, records_for, require_keys,
                                          update_dns)
-from sealedreg.registry.domains import GLOBAL, Domain, Domains, namespace_of
 from sealedreg.registry.errors import (
     BlobUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
-    ManifestInvalid,
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
     TooLarge,
-    Unsupported,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.namespace import snapshot
 from sealedreg.registry.policy import Policy
-from sealedreg.registry.refs import parse_reference, validate_name, validate_tag
+from sealedreg.registry.refs import parse_reference, read_reference, validate_name, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
 from sealedreg.storage.base import BlobStore, ContentId, ContentMissing
 from sealedreg.storage.cid import CID, CIDError
@@ -264,10 +262,7 @@ class Registry:
         """
         if foreign := self._foreign(repo):
             return await foreign.resolve(repo, reference)
-        try:
-            ref = parse_reference(reference)
-        except (ManifestInvalid, DigestInvalid, Unsupported):
-            raise ManifestUnknown(detail={"reference": reference[:256]}) from None
+        ref = read_reference(reference)
         if isinstance(ref, Digest):
             return str(ref)
         digest = await self.index.tag(repo, ref)

@@ -15,7 +15,8 @@ RAW = 0x55
 DAG_PB = 0x70
 SHA2_256 = 0x12
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+BASE58BTC = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class CIDError(ValueError):
@@ -75,7 +76,7 @@ class CID:
 
     def __str__(self) -> str:
         if self.version == 0:
-            return _b58encode(self.multihash)
+            return radix_encode(self.multihash, BASE58BTC)
         return "b" + base64.b32encode(self.to_bytes()).decode().lower().rstrip("=")
 
     def verify(self, block: bytes) -> bool:
@@ -113,7 +114,7 @@ class CID:
         if len(text) > 128:
             raise CIDError("CID text too long")
         if text.startswith("Qm") and len(text) == 46:
-            raw = _b58decode(text)
+            raw = radix_decode(text, BASE58BTC)
             if raw[:2] != bytes([SHA2_256, 32]) or len(raw) != 34:
                 raise CIDError("not a sha2-256 CIDv0")
             return cls(0, DAG_PB, raw[2:])
@@ -130,21 +131,24 @@ class CID:
         return cid
 
 
-def _b58encode(raw: bytes) -> str:
+def radix_encode(raw: bytes, alphabet: str) -> str:
+    """Multibase's base-N bodies (base58btc, base36): the big-endian integer in
+    `alphabet`, each leading zero byte kept as the alphabet's first digit."""
     n = int.from_bytes(raw, "big")
     out = ""
     while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
+        n, r = divmod(n, len(alphabet))
+        out = alphabet[r] + out
+    return alphabet[0] * (len(raw) - len(raw.lstrip(b"\0"))) + out
 
 
-def _b58decode(text: str) -> bytes:
+def radix_decode(text: str, alphabet: str) -> bytes:
+    """The inverse of `radix_encode`; CIDError for a character not in `alphabet`."""
     n = 0
     for ch in text:
-        i = _B58.find(ch)
+        i = alphabet.find(ch)
         if i < 0:
-            raise CIDError("invalid base58")
-        n = n * 58 + i
+            raise CIDError(f"invalid base{len(alphabet)}")
+        n = n * len(alphabet) + i
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + raw
+    return b"\0" * (len(text) - len(text.lstrip(alphabet[0]))) + raw

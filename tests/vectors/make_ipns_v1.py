@@ -24,7 +24,7 @@ import cbor2
 from nacl.signing import SigningKey
 
 from sealedreg.publish.ipns import ipns_name, make_record
-from sealedreg.storage.cid import _b58encode, varint
+from sealedreg.storage.cid import BASE58BTC, radix_encode, varint
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 KEYS = {label: SigningKey(bytes(range(i * 32, i * 32 + 32))) for i, label in enumerate("ABCDE")}
@@ -97,9 +97,13 @@ def name_of(label: str) -> str:
     return ipns_name(KEYS[label].verify_key)
 
 
+def _b58(raw: bytes) -> str:
+    return radix_encode(raw, BASE58BTC)
+
+
 def peer_id(label: str) -> str:
     key = public_key_pb(KEYS[label])
-    return _b58encode(bytes([0, len(key)]) + key)
+    return _b58(bytes([0, len(key)]) + key)
 
 
 # -- the vectors -----------------------------------------------------------------
@@ -209,9 +213,9 @@ def failures() -> list[dict]:
 
 
 def bad_names() -> list[dict]:
-    sha256_peer = _b58encode(bytes([0x12, 0x20]) + bytes(32))
+    sha256_peer = _b58(bytes([0x12, 0x20]) + bytes(32))
     secp = pb((1, 2), (2, b"\x02" + bytes(32)))
-    secp_peer = _b58encode(bytes([0, len(secp)]) + secp)
+    secp_peer = _b58(bytes([0, len(secp)]) + secp)
     dag_pb = "b" + base64.b32encode(bytes([1, 0x70, 0x12, 0x20]) + bytes(32)).decode().lower().rstrip("=")
     a = name_of("A")
     return [

@@ -765,20 +765,6 @@ def test_report_ignores_federate(world):
     run(go())
 
 
-def test_report_when_blocks_never_come(world):
-    async def go():
-        tree = await publish(world.remote)
-
-        async def hang(cid, gateways):
-            await asyncio.Event().wait()
-
-        world.fetcher.block = hang  # type: ignore[method-assign]
-        out = await world.federation(tree.root, timeout=0.05).report(NS)
-        assert not out["verified"] and out["error"].startswith("cannot read the tree")
-
-    run(go())
-
-
 def test_report_says_why_when_blocks_never_come(world):
     async def go():
         tree = await publish(world.remote)

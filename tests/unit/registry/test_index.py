@@ -18,13 +18,6 @@ def run(coro):
     return asyncio.run(coro)
 
 
-@pytest.fixture
-def index(tmp_path):
-    idx = Index(tmp_path / "index.sqlite")
-    yield idx
-    idx.close()
-
-
 def test_blobs_are_visible_only_where_linked(index):
     run(index.add_blob("example.com/app", B1, ("bafkb1",)))
     assert run(index.repo_blob("example.com/app", B1.digest)) == B1

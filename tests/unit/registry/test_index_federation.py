@@ -5,8 +5,6 @@ each foreign namespace (never lowered)."""
 import asyncio
 import sqlite3
 
-import pytest
-
 from sealedreg.registry.index import BlobRecord, Index
 
 NOW = 1_900_000_000
@@ -14,13 +12,6 @@ NOW = 1_900_000_000
 
 def run(coro):
     return asyncio.run(coro)
-
-
-@pytest.fixture
-def index(tmp_path):
-    idx = Index(tmp_path / "index.sqlite")
-    yield idx
-    idx.close()
 
 
 def test_namespace_state_with_expiry_and_blocks(index):
