@@ -16,7 +16,9 @@ from sealedreg.auth.startup import start_auth
 from sealedreg.config import Config
 from sealedreg.logs import configure as configure_logging
 from sealedreg.registry.policy import Policy
-from sealedreg.wiring import load_policy, open_registry
+from sealedreg.registry.domains import namespace_of
+from sealedreg.registry.federation import federates
+from sealedreg.wiring import federation_settings, load_policy, open_registry
 
 
 @dataclass
@@ -31,7 +33,12 @@ def assemble(config: Config, policy: Policy | None = None) -> Server:
     """Everything `serve` needs, each part built once, checked before listening
     (AuthConfigError, KeyError_, SecretFileError, ConfigError)."""
     policy = policy if policy is not None else load_policy(config)
-    auth, auth_line = start_auth(config, policy.is_private)
+    # Repositories of federated namespaces count as private for anonymous access:
+    # which of them another organisation sealed to this one is not known before
+    # a pull resolves them, so an `anonymous_pull` glob must not open them all.
+    settings = federation_settings(config)
+    auth, auth_line = start_auth(config, lambda repo: policy.is_private(repo) or federates(
+        settings, policy, namespace_of(repo)))
     registry = open_registry(config, starting=True, policy=policy)
     return Server(build_app(config, registry, auth), auth_line)
 

@@ -23,6 +23,9 @@ from sealedreg.crypto.keys import OrgKeys
 from sealedreg.crypto.signed import SignatureError, canonical, sign_document, verify_document
 
 VERSION = 1
+MAX_SEQ = 2**53
+"""A seq above it is refused: exact in every JSON reader, storable everywhere, and
+unreachable by any publisher (one publish per microsecond for 285 years)."""
 
 
 class DescriptorError(SignatureError):
@@ -57,6 +60,8 @@ def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namesp
     if namespace is not None and doc["ns"] != namespace:
         raise DescriptorError(f"sealedreg.json is for {doc['ns']!r}, not {namespace!r}")
     seq = doc.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and not 0 <= seq <= MAX_SEQ:
+        raise DescriptorError(f"sealedreg.json seq {seq} is out of range")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < min_seq:
         raise DescriptorError(f"sealedreg.json seq {seq!r} is older than {min_seq}, already seen")
     content = doc.get("content")

@@ -20,12 +20,16 @@ from sealedreg.publish import layout
 from sealedreg.publish.descriptor import DescriptorError, verify_descriptor
 from sealedreg.publish.sealing import open_repository
 from sealedreg.storage.cid import CID, DAG_PB, RAW
+from sealedreg.storage.dagread import MAX_DEPTH
 from sealedreg.storage.unixfs import DagError, decode_directory, decode_file_node
 
 BlockGetter = Callable[[str], Awaitable[bytes]]
 
 MAX_FILE = 16 << 20
-"""The largest tree file (descriptor, tag, manifest, envelope) the reader assembles."""
+"""The largest tree file (manifest, envelope) the reader assembles."""
+
+MAX_DESCRIPTOR = 64 << 10
+"""The largest `sealedreg.json` read: it is read before anything is verified."""
 
 
 class TreeReadError(LookupError):
@@ -77,9 +81,17 @@ class TreeReader:
         """The bytes of the (small) file at `path`."""
         return await self._file_bytes(await self._resolve(path), limit, path)
 
-    async def _file_bytes(self, cid: CID, limit: int, path: str) -> bytes:
+    async def _file_bytes(self, cid: CID, limit: int, path: str, depth: int = 0) -> bytes:
+        """The file under `cid`, at most `limit` bytes; every block's length is
+        checked against what its parent says before the next is fetched, so a
+        crafted DAG cannot make the reader assemble more than `limit`."""
+        if depth > MAX_DEPTH:
+            raise TreeReadError(f"{path}: the file's DAG is deeper than {MAX_DEPTH} levels")
         if cid.codec == RAW:
-            return await self._block(cid)
+            block = await self._block(cid)
+            if len(block) > limit:
+                raise TreeReadError(f"{path} is larger than {limit} bytes")
+            return block
         try:
             node = decode_file_node(await self._block(cid))
         except DagError as exc:
@@ -87,8 +99,13 @@ class TreeReader:
         if node.filesize > limit:
             raise TreeReadError(f"{path} is larger than {limit} bytes")
         out = bytearray(node.data)
-        for link in node.links:
-            out += await self._file_bytes(link.cid, limit - len(out), path)
+        for link, size in zip(node.links, node.blocksizes):
+            if len(out) + size > limit:
+                raise TreeReadError(f"{path} is larger than {limit} bytes")
+            piece = await self._file_bytes(link.cid, size, path, depth + 1)
+            if len(piece) != size:
+                raise TreeReadError(f"{path}: a block of {len(piece)} bytes where its parent says {size}")
+            out += piece
         if len(out) != node.filesize:
             raise TreeReadError(f"{path}: the file's blocks do not add up to its size")
         return bytes(out)
@@ -114,7 +131,8 @@ class TreeReader:
         tree's top-level entries against the `content` it signs. Given `now`
         (a puller, not an inspection), it must also be unexpired and bind the
         content: a descriptor without `content` could be copied into any tree."""
-        doc = verify_descriptor(await self.file(layout.DESCRIPTOR), publisher, min_seq, self.namespace, now)
+        doc = verify_descriptor(await self.file(layout.DESCRIPTOR, MAX_DESCRIPTOR), publisher, min_seq,
+                                self.namespace, now)
         signed = doc.get("content")
         if signed is None:
             if now is not None:

@@ -23,6 +23,8 @@ from nacl.signing import VerifyKey
 from sealedreg.crypto.keys import KeyError_, PublicKeys, parse_tagged
 
 TXT_VERSION = "sealedreg1"
+MAX_HINTS = 4
+"""Hints of each kind used; more would only multiply what a forged record makes a puller try."""
 RECORD_PREFIX = "_sealedreg."
 
 
@@ -59,7 +61,7 @@ def hints_from_records(records: list[str]) -> Hints:
             nodes.append(node)
         if _GATEWAY.fullmatch(gateway) and gateway.rstrip("/") not in gateways:
             gateways.append(gateway.rstrip("/"))
-    return Hints(tuple(nodes), tuple(gateways))
+    return Hints(tuple(nodes[:MAX_HINTS]), tuple(gateways[:MAX_HINTS]))
 
 
 _MULTIADDR = re.compile(r"(/[A-Za-z0-9_.:\-\[\]]+)+/p2p/[1-9A-HJ-NP-Za-km-z]{40,60}")

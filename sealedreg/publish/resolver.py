@@ -20,7 +20,7 @@ from typing import Awaitable, Callable, Generic, Hashable, TypeVar
 from sealedreg.crypto.keys import KeyError_, PublicKeys
 from sealedreg.publish.dns import DnsError, DnsNotFound, query_txt
 from sealedreg.publish.dnslink import PREFIX as DNSLINK_PREFIX, DnsLink, DnsLinkError, parse_dnslink
-from sealedreg.publish.ipns import IpnsError, ipns_name, parse_record
+from sealedreg.publish.ipns import IpnsError, IpnsRecord, ipns_name, parse_record
 from sealedreg.publish.records import RECORD_PREFIX, Hints, hints_from_records, keys_from_records
 from sealedreg.storage.base import StorageError
 from sealedreg.storage.cid import CID, CIDError
@@ -136,6 +136,18 @@ class Resolver:
             ttl = min(ttl, record_ttl)
         return Discovery(namespace, link, root, keys, hints, ttl, sequence)
 
+    async def _record_from(self, gateway: str, name: str, when: datetime, problems: list[str]) -> IpnsRecord | None:
+        """The verified IPNS record `gateway` serves for `name`, or None (the reason in `problems`)."""
+        assert self.fetcher is not None
+        try:
+            raw = await asyncio.wait_for(self.fetcher.ipns_record(name, [gateway]), self.timeout)
+            return parse_record(raw, name, when)
+        except IpnsError as exc:
+            problems.append(f"{gateway}'s record: {exc}")
+        except (StorageError, asyncio.TimeoutError) as exc:
+            problems.append(f"gateways: {str(exc) or 'no answer in time'}")
+        return None
+
     async def _follow_ipns(self, namespace: str, name: str, keys: PublicKeys, hints: Hints,
                            now: float | None) -> tuple[str, int | None, float]:
         """(root, record sequence, record TTL) of the IPNS name a DNSLink names:
@@ -143,17 +155,15 @@ class Resolver:
         if name != ipns_name(keys.sig):
             raise NamespaceRefused(f"{DNSLINK_PREFIX}{namespace} names /ipns/{name}, which is not the IPNS name "
                                    f"of the signing key in {RECORD_PREFIX}{namespace}")
-        problems = []
+        problems: list[str] = []
         if self.fetcher is not None and hints.gateways:
             when = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
-            try:
-                raw = await asyncio.wait_for(self.fetcher.ipns_record(name, hints.gateways), self.timeout)
-                record = parse_record(raw, name, when)
+            records = await asyncio.gather(*(self._record_from(gateway, name, when, problems)
+                                             for gateway in hints.gateways))
+            valid = [r for r in records if r is not None]
+            if valid:  # every hint asked, the newest valid record wins: a stale gateway cannot hold it back
+                record = max(valid, key=lambda r: r.sequence)
                 return _ipfs_root(namespace, record.value), record.sequence, record.ttl / 1e9
-            except IpnsError as exc:
-                problems.append(f"the gateway's record: {exc}")
-            except (StorageError, asyncio.TimeoutError) as exc:
-                problems.append(f"gateways: {str(exc) or 'no answer in time'}")
         if self.kubo_resolve is not None:
             try:
                 path = await asyncio.wait_for(self.kubo_resolve(name), self.timeout)

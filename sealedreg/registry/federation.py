@@ -43,9 +43,10 @@ from sealedreg.publish.resolver import (Discovery, NamespaceRefused, NamespaceUn
 from sealedreg.publish.sealing import PrivateRepository, open_repository
 from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
-from sealedreg.registry.digests import Digest
+from sealedreg.registry.digests import Digest, is_digest
 from sealedreg.registry.domains import GLOBAL, Domains, namespace_of
-from sealedreg.registry.errors import BlobUnknown, Denied, IntegrityError, ManifestUnknown, NameUnknown, Unavailable
+from sealedreg.registry.errors import (BlobUnknown, Denied, IntegrityError, ManifestInvalid, ManifestUnknown,
+                                       NameUnknown, Unavailable)
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.policy import Policy
 from sealedreg.registry.refs import read_reference
@@ -59,6 +60,12 @@ T = TypeVar("T")
 
 REMOTE = "remote"
 """The `domain` of records that describe foreign content (it has no local domain)."""
+
+MAX_OPENED = 256
+"""Private repositories (opened or known unopenable) remembered per mounted namespace."""
+
+MAX_REFERRER_SCAN = 1000
+"""Manifests of one foreign repository scanned for referrers (trees keep no referrers index)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,14 @@ class Mounted:
     private: dict[str, PrivateRepository | None] = field(default_factory=dict)
 
 
+def federates(settings: FederationSettings, policy: Policy, namespace: str) -> bool:
+    """Whether `namespace` is pulled from elsewhere: a domain this registry does
+    not own, that the config lets it federate."""
+    if "." not in namespace or policy.owns(namespace):
+        return False
+    return any(fnmatch.fnmatchcase(namespace, glob) for glob in settings.federate)
+
+
 class Federation:
     def __init__(self, settings: FederationSettings, index: Index, store: BlobStore, domains: Domains,
                  policy: Policy, kubo: KuboClient | None = None, fetcher: GatewayFetcher | None = None,
@@ -116,10 +131,7 @@ class Federation:
 
     # -- which namespaces ---------------------------------------------------
     def serves_namespace(self, namespace: str) -> bool:
-        """A domain this registry does not own, and the config lets it pull."""
-        if "." not in namespace or self.policy.owns(namespace):
-            return False
-        return any(fnmatch.fnmatchcase(namespace, glob) for glob in self.settings.federate)
+        return federates(self.settings, self.policy, namespace)
 
     def serves(self, repo: str) -> bool:
         return self.serves_namespace(namespace_of(repo))
@@ -145,25 +157,34 @@ class Federation:
                 mounted = self._cache.get(namespace)
                 if mounted is None:
                     mounted = await self._mount(namespace)
-                    kept = self._cache.put(namespace, mounted, mounted.discovery.ttl)
+                    # never kept past the descriptor's expiry, whatever the DNS TTL says
+                    ttl = min(mounted.discovery.ttl, mounted.expires - time.time())
+                    kept = self._cache.put(namespace, mounted, ttl)
                     log.info("federation: %s is tree %s (seq %d), kept %.0fs", namespace, mounted.discovery.root,
                              mounted.seq, kept)
                 return mounted
 
-        return await self._bounded(locked(), f"resolving {namespace}")
+        try:
+            return await self._bounded(locked(), f"resolving {namespace}")
+        finally:
+            if not lock.locked() and self._locks.get(namespace) is lock:
+                del self._locks[namespace]  # one lock per namespace being resolved, not per name ever asked
 
     async def _mount(self, namespace: str) -> Mounted:
         discovery = await self.resolver.discover(namespace)
         source = await self._source(discovery)
         reader = TreeReader(source.get_block, discovery.root, namespace)
-        seen = await self.index.seen_seq(namespace)
+        key = discovery.keys.sig_text
+        seen = await self.index.seen_seq(namespace, key)
         try:
             doc = await reader.descriptor(discovery.keys.sig, min_seq=seen, now=time.time())
         except DescriptorError as exc:
             raise NamespaceRefused(f"{namespace}: the tree DNS points at is refused: {exc}") from None
         except TreeReadError as exc:
             raise NamespaceRefused(f"{namespace}: {discovery.root} is not a sealedreg tree: {exc}") from None
-        await self.index.see_seq(namespace, doc["seq"])
+        await self.index.see_seq(namespace, key, doc["seq"])
+        if isinstance(source, FetchingStore):
+            await source.verified()  # every block below a verified root is bound to it by CIDs: worth keeping
         return Mounted(discovery, reader, source, doc["seq"], doc["expires"])
 
     async def _source(self, discovery: Discovery) -> Any:
@@ -225,6 +246,9 @@ class Federation:
             raise Unavailable(f"{what}: {exc}") from None
         except ContentMissing as exc:
             raise Unavailable(f"{what}: {exc}") from None
+        except (StorageError, ValueError) as exc:  # malformed remote content: never a 500
+            raise NameUnknown(f"{what}: the published tree is malformed: {exc}",
+                              detail={"namespace": what.rpartition(" ")[2]}) from None
 
     async def report(self, namespace: str) -> dict:
         """What `sealedreg resolve` prints: what DNS says, whether the tree
@@ -244,7 +268,7 @@ class Federation:
         async def verify() -> None:
             source = await self._source(discovery)
             reader = TreeReader(source.get_block, discovery.root, namespace)
-            seen = await self.index.seen_seq(namespace)
+            seen = await self.index.seen_seq(namespace, discovery.keys.sig_text)
             try:
                 doc = await reader.descriptor(discovery.keys.sig, min_seq=seen, now=time.time())
             except (DescriptorError, TreeReadError) as exc:
@@ -256,7 +280,11 @@ class Federation:
             except TreeReadError:
                 names = []
             for name in sorted(n for n in names if n.endswith(".json")):
-                raw = await reader.file(f"sealed/{name}")
+                try:
+                    raw = await reader.file(f"sealed/{name}")
+                except TreeReadError as exc:
+                    out["private"].append({"envelope": name[:-len(".json")], "opens": False, "error": str(exc)})
+                    continue
                 out["private"].append(self._try_open(raw, namespace, name[:-len(".json")], discovery, doc["seq"]))
 
         try:
@@ -299,6 +327,8 @@ class Federation:
                 break
             except EnvelopeError:
                 continue
+        if len(mounted.private) >= MAX_OPENED:
+            mounted.private.clear()  # names asked for are caller-chosen: the cache must not grow with them
         mounted.private[repo] = opened
         return opened
 
@@ -335,9 +365,9 @@ class Federation:
         else:
             try:
                 digest = (await self._bounded(mounted.reader.tag(repo, ref), f"reading {repo}")).strip()
-            except TreeReadError:
+            except (TreeReadError, NameUnknown):
                 digest = None
-        if digest is None:
+        if digest is None or not is_digest(digest):
             raise ManifestUnknown(detail={"tag": ref})
         return digest
 
@@ -386,8 +416,11 @@ class Federation:
             except TreeReadError:
                 digests = []
         found = []
-        for digest in digests:
-            record, _ = await self.manifest(repo, digest)
+        for digest in [d for d in digests if is_digest(d)][:MAX_REFERRER_SCAN]:
+            try:
+                record, _ = await self.manifest(repo, digest)
+            except (ManifestUnknown, ManifestInvalid, IntegrityError):
+                continue  # one bad entry does not hide the others
             if record.subject == subject and (artifact_type is None or record.artifact_type == artifact_type):
                 found.append(record)
         return found

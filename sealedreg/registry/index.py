@@ -95,8 +95,10 @@ CREATE TABLE IF NOT EXISTS ipns_records (
     record BLOB NOT NULL         -- the latest signed record, served at /ipns/<name>
 );
 CREATE TABLE IF NOT EXISTS seen (
-    namespace TEXT PRIMARY KEY,  -- a foreign namespace this registry pulled from
-    seq INTEGER NOT NULL         -- the highest descriptor seq it verified: nothing older is accepted
+    namespace TEXT NOT NULL,     -- a foreign namespace this registry pulled from
+    key TEXT NOT NULL,           -- the signing key its descriptor verified against (ed25519:…)
+    seq INTEGER NOT NULL,        -- the highest seq verified under that key: nothing older is accepted
+    PRIMARY KEY (namespace, key) -- per key, so a forged key's huge seq cannot lock out the real one
 );
 """
 
@@ -391,17 +393,18 @@ class Index:
             "INSERT OR REPLACE INTO ipns_records (namespace, name, record) VALUES (?, ?, ?)",
             (namespace, name, record)))
 
-    async def seen_seq(self, namespace: str) -> int:
-        """The highest descriptor seq verified for a foreign namespace (0: never pulled)."""
-        row = await self._run(lambda db: db.execute("SELECT seq FROM seen WHERE namespace = ?",
-                                                    (namespace,)).fetchone())
+    async def seen_seq(self, namespace: str, key: str) -> int:
+        """The highest descriptor seq verified for a foreign namespace under
+        signing key `key` (0: never pulled)."""
+        row = await self._run(lambda db: db.execute("SELECT seq FROM seen WHERE namespace = ? AND key = ?",
+                                                    (namespace, key)).fetchone())
         return int(row[0]) if row else 0
 
-    async def see_seq(self, namespace: str, seq: int) -> None:
-        """Raise the namespace's highest seen seq (never lowers it)."""
+    async def see_seq(self, namespace: str, key: str, seq: int) -> None:
+        """Raise the highest seen seq of (namespace, key) (never lowers it)."""
         await self._tx(lambda db: db.execute(
-            "INSERT INTO seen (namespace, seq) VALUES (?, ?) "
-            "ON CONFLICT(namespace) DO UPDATE SET seq = max(seq, excluded.seq)", (namespace, seq)))
+            "INSERT INTO seen (namespace, key, seq) VALUES (?, ?, ?) "
+            "ON CONFLICT(namespace, key) DO UPDATE SET seq = max(seq, excluded.seq)", (namespace, key, seq)))
 
     # -- repositories -------------------------------------------------------
     async def repo_exists(self, repo: str) -> bool:

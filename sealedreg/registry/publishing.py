@@ -67,10 +67,13 @@ def _pick_address(identity: dict) -> str:
     """A TCP address of the node, with its /p2p/ id: the one a peer can dial
     without a transport it might lack (QUIC, WebTransport)."""
     peer = identity.get("ID", "")
-    for addr in identity.get("Addresses") or []:
-        if "/tcp/" in addr and "/ws" not in addr and "/p2p-circuit" not in addr:
-            return addr if "/p2p/" in addr else f"{addr}/p2p/{peer}"
-    return ""
+    tcp = [addr for addr in identity.get("Addresses") or []
+           if "/tcp/" in addr and "/ws" not in addr and "/p2p-circuit" not in addr]
+    # a routable address first: loopback is only useful to pullers on this machine
+    tcp.sort(key=lambda addr: addr.startswith(("/ip4/127.", "/ip6/::1/")))
+    if not tcp:
+        return ""
+    return tcp[0] if "/p2p/" in tcp[0] else f"{tcp[0]}/p2p/{peer}"
 
 
 def records_for(namespace: str, keys: OrgKeys, link: DnsLink, hints: Hints) -> dict[str, list[str]]:

@@ -27,6 +27,23 @@ def validate_name(name: str) -> str:
     return name
 
 
+RESERVED_COMPONENTS = ("tags", "manifests")
+"""Names a repository path component below the namespace may not have: the
+namespace tree keeps a repository's tags and manifests in directories of
+these names (docs/format.md §6), so `ns/app/tags` would land inside
+`ns/app`'s tags and make the tree unbuildable or ambiguous."""
+
+
+def validate_pushable(name: str) -> str:
+    """`validate_name`, plus what the namespace tree needs of a name pushed to."""
+    validate_name(name)
+    reserved = [part for part in name.split("/")[1:] if part in RESERVED_COMPONENTS]
+    if reserved:
+        raise NameInvalid(f"a repository path component may not be {reserved[0]!r} (it names a directory of "
+                          "the published namespace tree)", detail={"name": name})
+    return name
+
+
 def is_valid_tag(tag: str) -> bool:
     return bool(_TAG.fullmatch(tag))
 

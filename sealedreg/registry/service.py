@@ -45,7 +45,7 @@ from sealedreg.registry.errors import (
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.namespace import snapshot
 from sealedreg.registry.policy import Policy
-from sealedreg.registry.refs import parse_reference, read_reference, validate_name, validate_tag
+from sealedreg.registry.refs import parse_reference, read_reference, validate_name, validate_pushable, validate_tag
 from sealedreg.registry.uploads import Session, Uploads
 from sealedreg.storage.base import BlobStore, ContentId, ContentMissing
 from sealedreg.storage.cid import CID, CIDError
@@ -118,9 +118,13 @@ class Registry:
         """The federation, when `repo` is in a namespace pulled from another organisation."""
         return self.federation if self.federation is not None and self.federation.serves(repo) else None
 
-    def _writable(self, repo: str) -> None:
+    def _writable(self, repo: str, pushing: bool = False) -> None:
+        """A write to `repo` may go ahead: not a federated namespace, and (for
+        content pushed) a name the namespace tree can hold."""
         if self.federation is not None:
             self.federation.refuse_write(repo)
+        if pushing:
+            validate_pushable(repo)
 
     async def stat_blob(self, repo: str, digest: Digest) -> BlobRecord:
         if foreign := self._foreign(repo):
@@ -150,7 +154,7 @@ class Registry:
         A mount never moves a blob across dedupe domains: an org namespace's
         layers stay in its own domain even when a public repository has them.
         """
-        self._writable(repo)
+        self._writable(repo, pushing=True)
         source = await self.index.repo_blob(from_repo, str(digest))
         if source is None:
             return None
@@ -166,7 +170,7 @@ class Registry:
 
     # -- uploads ------------------------------------------------------------
     async def start_upload(self, repo: str) -> Session:
-        self._writable(repo)
+        self._writable(repo, pushing=True)
         return await self.uploads.create(repo)
 
     async def upload_status(self, repo: str, session_id: str) -> Session:
@@ -228,7 +232,7 @@ class Registry:
     # -- manifests ----------------------------------------------------------
     async def put_manifest(self, repo: str, reference: str, body: bytes, content_type: str | None,
                            extra_tags: list[str] = ()) -> PutManifestResult:
-        self._writable(repo)
+        self._writable(repo, pushing=True)
         if len(body) > mf.MAX_MANIFEST_BYTES:
             raise TooLarge(f"manifest larger than {mf.MAX_MANIFEST_BYTES} bytes")
         ref = parse_reference(reference)

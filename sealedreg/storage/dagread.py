@@ -3,6 +3,13 @@ checked against its CID by the getter: how content is read from a source
 that cannot be trusted to assemble files itself (a Kubo node fetching from
 the network, a remote trustless gateway). Inner nodes are fetched first,
 then the covering leaves, READ_AHEAD at a time, in order.
+
+The DAG's shape is not trusted either: an inner node reached twice, or a
+DAG deeper than MAX_DEPTH, is refused before any leaf is read (a balanced
+file DAG never shares an inner node). That keeps the work linear in the
+blocks actually fetched: a crafted DAG whose inner nodes all link the same
+child many times would otherwise expand exponentially. (Leaves may repeat:
+they cost one span each, bounded by the length read.)
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from sealedreg.storage.unixfs import DagError, LeafSpan, decode_file_node, leaf_
 
 READ_AHEAD = 4
 """Leaves requested ahead of the one being sent (≤ 4 MiB in flight)."""
+
+MAX_DEPTH = 8
+"""Inner levels a DAG may have: 1024 links per node reach 2^70 bytes in far fewer."""
 
 BlockGetter = Callable[[str], Awaitable[bytes]]
 
@@ -67,15 +77,25 @@ async def read_blocks(get_block: BlockGetter, content_id: ContentId, offset: int
 
 
 async def _prefetch_inner(get: Callable[[CID], Awaitable[bytes]], root: CID) -> None:
-    """Fetch the root (whatever its codec) and every inner node below it."""
+    """Fetch the root (whatever its codec) and every inner node below it, each
+    once: a node reached twice, or deeper than MAX_DEPTH, is refused."""
     await get(root)
-    stack = [root]
+    seen = {root}
+    stack = [(root, 0)]
     while stack:
-        cid = stack.pop()
+        cid, depth = stack.pop()
         if cid.codec != DAG_PB:
             continue
         try:
             node = decode_file_node(await get(cid))
         except DagError as exc:
             raise ContentCorrupt(f"{cid}: {exc}") from None
-        stack.extend(link.cid for link in node.links if link.cid.codec == DAG_PB)
+        for link in node.links:
+            if link.cid.codec != DAG_PB:
+                continue
+            if link.cid in seen:
+                raise ContentCorrupt(f"{root}: {link.cid} appears twice in the DAG: not a sealedreg DAG")
+            if depth + 1 > MAX_DEPTH:
+                raise ContentCorrupt(f"{root}: the DAG is deeper than {MAX_DEPTH} levels: not a sealedreg DAG")
+            seen.add(link.cid)
+            stack.append((link.cid, depth + 1))

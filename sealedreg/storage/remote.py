@@ -25,6 +25,10 @@ MAX_BLOCK = 2 * 1024 * 1024
 MAX_RECORD = 10 * 1024
 """The largest IPNS record the spec allows."""
 
+MAX_PENDING = 64
+"""Blocks a FetchingStore holds in memory before its root verified (a root
+directory and a small descriptor need a handful)."""
+
 RAW_TYPE = "application/vnd.ipld.raw"
 IPNS_RECORD_TYPE = "application/vnd.ipfs.ipns-record"
 
@@ -93,22 +97,41 @@ def _reason(exc: Exception) -> str:
 
 class FetchingStore:
     """The read side of a BlobStore over a local store and a remote source:
-    a block missing locally is fetched (verified by `fetch`), checked again
-    and kept locally, so the next read of it needs no network."""
+    a block missing locally is fetched (verified by `fetch`). Once `keep` is
+    set — by the caller, when the root these blocks hang from has verified —
+    fetched blocks are checked again and kept locally, so the next read needs
+    no network; before that (while a tree's descriptor is being checked)
+    they are kept only in memory, so a refused tree leaves nothing behind.
+    `verified()` sets it and keeps what was held."""
 
     name = "fetching"
 
-    def __init__(self, local: BlobStore, fetch: Callable[[str], Awaitable[bytes]]) -> None:
+    def __init__(self, local: BlobStore, fetch: Callable[[str], Awaitable[bytes]], keep: bool = False) -> None:
         self.local = local
         self._fetch = fetch
+        self.keep = keep
+        self._pending: dict[str, bytes] = {}
+
+    async def verified(self) -> None:
+        """The root verified: keep what was fetched so far, and from now on."""
+        self.keep = True
+        pending, self._pending = self._pending, {}
+        for cid, block in pending.items():
+            await self.local.put_block(cid, block)
 
     async def get_block(self, cid: ContentId) -> bytes:
-        try:
-            return await self.local.get_block(cid)
-        except ContentMissing:
-            pass
-        block = await self._fetch(cid)
-        await self.local.put_block(cid, block)  # verifies once more before keeping it
+        if cid in self._pending:
+            block = self._pending.pop(cid) if self.keep else self._pending[cid]
+        else:
+            try:
+                return await self.local.get_block(cid)
+            except ContentMissing:
+                pass
+            block = await self._fetch(cid)
+        if self.keep:
+            await self.local.put_block(cid, block)  # verifies once more before keeping it
+        elif len(self._pending) < MAX_PENDING:
+            self._pending[cid] = block
         return block
 
     async def size(self, content_id: ContentId) -> int:

@@ -281,7 +281,15 @@ def walk_blocks(get_block: BlockSource, root: CID) -> Iterator[tuple[CID, bytes]
         block = get_block(cid)
         yield cid, block
         if cid.codec == DAG_PB:
-            stack.extend(reversed([link.cid for link in decode_file_node(block).links]))
+            stack.extend(reversed([link.cid for link in _links(block)]))
+
+
+def _links(block: bytes) -> list[Link]:
+    """The links of a dag-pb node, file or directory."""
+    try:
+        return decode_file_node(block).links
+    except DagError:
+        return decode_directory(block)
 
 
 # -- directories (the namespace tree) ------------------------------------------
@@ -314,7 +322,10 @@ def dag_tsize(block: bytes, cid: CID) -> int:
 
 
 def decode_directory(block: bytes) -> list[Link]:
-    """The named links of a plain UnixFS directory node."""
+    """The named links of a plain UnixFS directory node, which must be
+    canonical: names valid UTF-8, strictly increasing as bytes (so no name
+    twice), none empty, `.`, `..` or holding `/`. A reader that let a
+    duplicate name through could check one link and follow the other."""
     links: list[Link] = []
     kind = None
     for field_no, wire, value in _fields(block):
@@ -326,6 +337,14 @@ def decode_directory(block: bytes) -> list[Link]:
                     kind = v
     if kind != UNIXFS_DIRECTORY:
         raise DagError("not a UnixFS directory")
+    previous: bytes | None = None
+    for link in links:
+        raw = link.name.encode()
+        if "\ufffd" in link.name or not raw or link.name in (".", "..") or "/" in link.name:
+            raise DagError(f"directory entry {link.name!r} is not a valid name")
+        if previous is not None and raw <= previous:
+            raise DagError(f"directory entries are not in strict name order at {link.name!r}")
+        previous = raw
     return links
 
 

@@ -306,7 +306,7 @@ def test_the_record_is_checked_at_the_time_given(fake_dns):
 
 def test_a_record_signed_by_another_key_is_not_used(fake_dns):
     fake_dns(table(link=f"dnslink=/ipns/{NAME}"))
-    with pytest.raises(NamespaceUnavailable, match="the gateway's record"):
+    with pytest.raises(NamespaceUnavailable, match="gw.acme.test's record: signatureV2"):
         run(Resolver(None, 1, FakeFetcher(record(key=OTHER))).discover(NS, now=NOW))
 
 
@@ -321,7 +321,7 @@ def test_a_record_of_another_key_falls_back_to_kubo(fake_dns):
 
 def test_garbage_from_the_gateway_is_not_used(fake_dns):
     fake_dns(table(link=f"dnslink=/ipns/{NAME}"))
-    with pytest.raises(NamespaceUnavailable, match="gateway"):
+    with pytest.raises(NamespaceUnavailable, match="record: malformed"):
         run(Resolver(None, 1, FakeFetcher(b"\x00garbage")).discover(NS, now=NOW))
 
 
@@ -405,3 +405,17 @@ def test_a_raw_root_from_a_record_is_accepted(fake_dns):
     raw_root = str(CID.of(b"leaf", RAW))
     fake_dns(table(link=f"dnslink=/ipns/{NAME}"))
     assert run(Resolver(None, 1, FakeFetcher(record(root=raw_root))).discover(NS, now=NOW)).root == raw_root
+
+
+def test_every_gateway_is_asked_and_the_newest_valid_record_wins(fake_dns):
+    stale, newer = "http://stale.acme.test", "http://newer.acme.test"
+    entries = table(link=f"dnslink=/ipns/{NAME}")
+    entries[f"_sealedreg.{NS}"] = TxtAnswer([keys_record(KEYS.public, Hints((), (gw,))) for gw in (stale, newer)], 600)
+    fake_dns(entries)
+
+    class PerGateway:
+        async def ipns_record(self, name, gateways):
+            return {stale: record(ROOT, seq=3), newer: record(ROOT2, seq=9)}[gateways[0]]
+
+    found = run(Resolver(None, 1, PerGateway()).discover(NS, now=NOW))
+    assert (found.root, found.ipns_sequence) == (ROOT2, 9)

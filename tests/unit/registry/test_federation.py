@@ -277,7 +277,7 @@ def test_a_good_tree_mounts_and_its_seq_is_remembered(world):
         fed = world.federation(tree.root)
         mounted = await fed.mount(NS)
         assert (mounted.seq, mounted.expires, mounted.discovery.root) == (1, tree.expires, tree.root)
-        assert await world.index.seen_seq(NS) == 1
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 1
         assert all(gateways == (GW,) for _, gateways in world.fetcher.asked)
         assert await fed.mount(NS) is mounted and fed.discoveries == 1  # cached
         await fed.aclose()
@@ -306,7 +306,7 @@ def test_a_tree_signed_by_another_key_is_refused(world):
         with pytest.raises(NameUnknown, match="expected publisher") as e:
             await fed.mount(NS)
         assert e.value.detail == {"namespace": NS}
-        assert await world.index.seen_seq(NS) == 0  # nothing seen from a refused tree
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 0  # nothing seen from a refused tree
         with pytest.raises(NameUnknown):
             await fed.mount(NS)
         assert fed.discoveries == 2  # a failure is not cached
@@ -319,7 +319,7 @@ def test_an_expired_descriptor_is_refused(world):
         tree = await publish(world.remote, expires=time.time() - 10)
         with pytest.raises(NameUnknown, match="expired"):
             await world.federation(tree.root).mount(NS)
-        assert await world.index.seen_seq(NS) == 0
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 0
 
     run(go())
 
@@ -363,10 +363,10 @@ def test_a_lower_seq_is_refused_after_a_higher_one_was_seen(world):
         second = await publish(world.remote, previous=first, refresh=True)
         assert second.seq == 2 and second.root != first.root
         await world.federation(second.root).mount(NS)
-        assert await world.index.seen_seq(NS) == 2
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 2
         with pytest.raises(NameUnknown, match="already seen"):
             await world.federation(first.root).mount(NS)  # the old, still unexpired tree: a rollback
-        assert await world.index.seen_seq(NS) == 2
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 2
         assert (await world.federation(second.root).mount(NS)).seq == 2  # the same seq again is fine
 
     run(go())
@@ -730,7 +730,7 @@ def test_report_of_a_good_tree(world):
         assert out["keys"]["sig"] == PUB.public.sig_text and "error" not in out
         assert out["private"] == [{"envelope": layout.envelope_id(NS, SECRET), "repo": SECRET, "opens": True,
                                    "key": PARTNER.name}]
-        assert await world.index.seen_seq(NS) == 0  # diagnostic: raises no seen seq
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 0  # diagnostic: raises no seen seq
         stranger = await world.federation(tree.root, keys=(STRANGER,)).report(NS)
         assert stranger["verified"] and stranger["private"] == [{"envelope": layout.envelope_id(NS, SECRET),
                                                                  "opens": False}]

@@ -8,6 +8,7 @@ import sqlite3
 from sealedreg.registry.index import BlobRecord, Index
 
 NOW = 1_900_000_000
+K = "ed25519:key-a"
 
 
 def run(coro):
@@ -93,29 +94,37 @@ def test_block_is_live_defaults_to_the_clock(index):
 
 
 def test_seen_seq_never_lowers(index):
-    assert run(index.seen_seq("acme.test")) == 0
-    run(index.see_seq("acme.test", 5))
-    assert run(index.seen_seq("acme.test")) == 5
-    run(index.see_seq("acme.test", 3))
-    assert run(index.seen_seq("acme.test")) == 5
-    run(index.see_seq("acme.test", 5))
-    run(index.see_seq("acme.test", 9))
-    assert run(index.seen_seq("acme.test")) == 9
-    assert run(index.seen_seq("other.test")) == 0
-    run(index.see_seq("other.test", 1))
-    assert run(index.seen_seq("acme.test")) == 9 and run(index.seen_seq("other.test")) == 1
+    assert run(index.seen_seq("acme.test", K)) == 0
+    run(index.see_seq("acme.test", K, 5))
+    assert run(index.seen_seq("acme.test", K)) == 5
+    run(index.see_seq("acme.test", K, 3))
+    assert run(index.seen_seq("acme.test", K)) == 5
+    run(index.see_seq("acme.test", K, 5))
+    run(index.see_seq("acme.test", K, 9))
+    assert run(index.seen_seq("acme.test", K)) == 9
+    assert run(index.seen_seq("other.test", K)) == 0
+    run(index.see_seq("other.test", K, 1))
+    assert run(index.seen_seq("acme.test", K)) == 9 and run(index.seen_seq("other.test", K)) == 1
+
+
+def test_seen_seq_is_per_signing_key(index):
+    # a forged key's huge seq must not lock the real key's trees out
+    run(index.see_seq("acme.test", "ed25519:forged", 2**53))
+    assert run(index.seen_seq("acme.test", K)) == 0
+    run(index.see_seq("acme.test", K, 3))
+    assert run(index.seen_seq("acme.test", K)) == 3 and run(index.seen_seq("acme.test", "ed25519:forged")) == 2**53
 
 
 def test_seen_seq_survives_reopening(tmp_path):
     path = tmp_path / "index.sqlite"
     first = Index(path)
-    run(first.see_seq("acme.test", 42))
+    run(first.see_seq("acme.test", K, 42))
     first.close()
     again = Index(path)
     try:
-        assert run(again.seen_seq("acme.test")) == 42
-        run(again.see_seq("acme.test", 1))
-        assert run(again.seen_seq("acme.test")) == 42
+        assert run(again.seen_seq("acme.test", K)) == 42
+        run(again.see_seq("acme.test", K, 1))
+        assert run(again.seen_seq("acme.test", K)) == 42
     finally:
         again.close()
 
@@ -164,11 +173,11 @@ def test_a_readonly_index_reads_federation_state(tmp_path):
     path = tmp_path / "index.sqlite"
     writer = Index(path)
     try:
-        run(writer.see_seq("acme.test", 7))
+        run(writer.see_seq("acme.test", K, 7))
         run(writer.set_ipns_record("acme.test", "k51x", b"rec"))
         reader = Index(path, readonly=True)
         try:
-            assert run(reader.seen_seq("acme.test")) == 7 and run(reader.ipns_record("k51x")) == b"rec"
+            assert run(reader.seen_seq("acme.test", K)) == 7 and run(reader.ipns_record("k51x")) == b"rec"
         finally:
             reader.close()
     finally:

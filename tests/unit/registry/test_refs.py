@@ -2,7 +2,7 @@ import pytest
 
 from sealedreg.registry.digests import Digest
 from sealedreg.registry.errors import DigestInvalid, ManifestInvalid, NameInvalid, Unsupported
-from sealedreg.registry.refs import parse_reference, validate_name, validate_tag
+from sealedreg.registry.refs import parse_reference, validate_name, validate_pushable, validate_tag
 
 GOOD_NAMES = ["a", "example.com/app", "a/b/c", "my-app", "my__app", "a.b_c-d/e---f", "x" * 255]
 BAD_NAMES = ["", "A", "-a", "a-", "a//b", "/a", "a/", "..", "a/../b", "a/./b", ".a", "a\x00b", "a b",
@@ -61,3 +61,16 @@ def test_a_trailing_newline_is_not_part_of_any_grammar():
         validate_tag("v1\n")
     with pytest.raises(DigestInvalid):
         Digest.parse("sha256:" + "a" * 64 + "\n")
+
+
+@pytest.mark.parametrize("name", ["acme.test/app/tags", "acme.test/app/tags/latest", "acme.test/manifests",
+                                  "library/x/manifests/y"])
+def test_names_the_tree_cannot_hold_are_not_pushable(name):
+    assert validate_name(name) == name  # a valid name to read
+    with pytest.raises(NameInvalid, match="may not be"):
+        validate_pushable(name)
+
+
+@pytest.mark.parametrize("name", ["tags/app", "acme.test/tagsx", "acme.test/app-manifests", "manifests"])
+def test_reserved_words_elsewhere_are_fine(name):
+    assert validate_pushable(name) == name

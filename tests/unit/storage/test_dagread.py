@@ -11,7 +11,7 @@ import pytest
 from sealedreg.storage import dagread
 from sealedreg.storage.base import ContentCorrupt, ContentMissing
 from sealedreg.storage.cid import CID, DAG_PB, RAW
-from sealedreg.storage.dagread import READ_AHEAD, read_blocks
+from sealedreg.storage.dagread import MAX_DEPTH, READ_AHEAD, read_blocks
 from sealedreg.storage.unixfs import Link, build_file, chunked, encode_file_node
 
 DATA = bytes((i * 7) % 251 for i in range(5000))
@@ -214,3 +214,35 @@ def test_stopping_early_cancels_the_reads_ahead():
 
 def test_read_ahead_constant():
     assert dagread.READ_AHEAD == READ_AHEAD >= 1
+
+
+def _node(links: list[tuple[str, int]]) -> tuple[str, bytes]:
+    """A dag-pb file node linking each (cid, size) in turn."""
+    block = encode_file_node([Link(CID.parse(c), size, "") for c, size in links], [size for _, size in links])
+    return str(CID.of(block, DAG_PB)), block
+
+
+def test_an_inner_node_reached_twice_is_refused_before_any_leaf():
+    # each level links the level below k times: k^depth spans from a handful of blocks
+    blocks = Blocks()
+    leaf = b"x" * 10
+    child, size = str(CID.of(leaf, RAW)), len(leaf)
+    blocks.blocks[child] = leaf
+    for _ in range(4):
+        child, block = _node([(child, size)] * 50)
+        size *= 50
+        blocks.blocks[child] = block
+    with pytest.raises(ContentCorrupt, match="twice"):
+        run(_read(blocks.get, child))
+
+
+def test_a_dag_deeper_than_the_bound_is_refused():
+    blocks = Blocks()
+    leaf = b"y" * 10
+    child = str(CID.of(leaf, RAW))
+    blocks.blocks[child] = leaf
+    for _ in range(MAX_DEPTH + 2):
+        child, block = _node([(child, 10)])
+        blocks.blocks[child] = block
+    with pytest.raises(ContentCorrupt, match="deeper"):
+        run(_read(blocks.get, child))

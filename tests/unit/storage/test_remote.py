@@ -237,21 +237,32 @@ async def _leaves(data: bytes, size: int):
 def test_a_missing_block_is_fetched_kept_and_not_fetched_again(store, tmp_path):
     remote = Remote(remote_store(tmp_path))
     run(remote.store.put_block(CID_, BLOCK))
-    fetching = FetchingStore(store, remote)
+    fetching = FetchingStore(store, remote, keep=True)
     assert run(fetching.get_block(CID_)) == BLOCK and remote.calls == [CID_]
     assert run(store.get_block(CID_)) == BLOCK  # kept locally
     assert run(fetching.get_block(CID_)) == BLOCK and remote.calls == [CID_]  # no second fetch
 
 
+def test_before_its_root_verified_nothing_fetched_is_kept_on_disk(store, tmp_path):
+    remote = Remote(remote_store(tmp_path))
+    run(remote.store.put_block(CID_, BLOCK))
+    fetching = FetchingStore(store, remote)
+    assert run(fetching.get_block(CID_)) == BLOCK
+    assert not run(store.exists(CID_))  # held in memory only: a refused tree leaves nothing behind
+    assert run(fetching.get_block(CID_)) == BLOCK and remote.calls == [CID_]
+    run(fetching.verified())
+    assert run(store.get_block(CID_)) == BLOCK  # kept once the root verified
+
+
 def test_a_local_block_needs_no_fetch(store, tmp_path):
     remote = Remote(remote_store(tmp_path))
     run(store.put_block(CID_, BLOCK))
-    assert run(FetchingStore(store, remote).get_block(CID_)) == BLOCK and remote.calls == []
+    assert run(FetchingStore(store, remote, keep=True).get_block(CID_)) == BLOCK and remote.calls == []
 
 
 def test_wrong_bytes_never_land_in_the_local_store(store, tmp_path):
     remote = Remote(remote_store(tmp_path), forge={CID_})
-    fetching = FetchingStore(store, remote)
+    fetching = FetchingStore(store, remote, keep=True)
     with pytest.raises(ContentCorrupt):
         run(fetching.get_block(CID_))
     assert not run(store.exists(CID_))
@@ -260,7 +271,7 @@ def test_wrong_bytes_never_land_in_the_local_store(store, tmp_path):
 
 
 def test_a_missing_remote_block_is_missing(store, tmp_path):
-    fetching = FetchingStore(store, Remote(remote_store(tmp_path)))
+    fetching = FetchingStore(store, Remote(remote_store(tmp_path)), keep=True)
     with pytest.raises(ContentMissing):
         run(fetching.get_block(CID_))
 
@@ -271,7 +282,7 @@ def test_fetched_through_a_gateway_fetcher(store):
 
     async def go() -> bytes:
         try:
-            fetching = FetchingStore(store, lambda cid: fetcher.block(cid, [A, B]))
+            fetching = FetchingStore(store, lambda cid: fetcher.block(cid, [A, B]), keep=True)
             first = await fetching.get_block(CID_)
             again = await fetching.get_block(CID_)
             return first + again
@@ -288,7 +299,7 @@ def test_read_of_a_multi_block_file(store, tmp_path):
     remote = Remote(remote_store(tmp_path))
     stored = run(remote.store.put_chunks(_leaves(DATA, 1000)))
     assert len(stored.blocks) > 2
-    fetching = FetchingStore(store, remote)
+    fetching = FetchingStore(store, remote, keep=True)
 
     async def read(offset=0, length=None) -> bytes:
         return b"".join([p async for p in fetching.read(stored.content_id, offset, length, verify_leaves=False)])
@@ -307,7 +318,7 @@ def test_read_of_a_multi_block_file(store, tmp_path):
 def test_a_ranged_read_fetches_only_the_blocks_it_needs(store, tmp_path):
     remote = Remote(remote_store(tmp_path))
     stored = run(remote.store.put_chunks(_leaves(DATA, 1000)))
-    fetching = FetchingStore(store, remote)
+    fetching = FetchingStore(store, remote, keep=True)
     got = run(_collect(fetching.read(stored.content_id, 2500, 100)))
     assert got == DATA[2500:2600]
     leaves = [c for c in remote.calls if c.startswith("bafk")]
@@ -325,7 +336,7 @@ def test_a_forged_leaf_fails_the_read_and_is_not_kept(store, tmp_path):
     assert leaf in stored.blocks
     remote.forge = {leaf}
     with pytest.raises(StorageError):
-        run(_collect(FetchingStore(store, remote).read(stored.content_id)))
+        run(_collect(FetchingStore(store, remote, keep=True).read(stored.content_id)))
     assert not run(store.exists(leaf))
 
 
@@ -335,5 +346,5 @@ def test_an_unverified_fetch_function_is_still_checked(store):
         return b"anything"
 
     with pytest.raises(ContentCorrupt):
-        run(FetchingStore(store, liar).get_block(CID_))
+        run(FetchingStore(store, liar, keep=True).get_block(CID_))
     assert hashlib.sha256(b"anything").digest() != CID.parse(CID_).digest
