@@ -43,3 +43,17 @@ def test_no_auth_on_a_public_address_is_refused_before_anything_opens(tmp_path, 
     with pytest.raises(AuthConfigError, match="refusing to listen"):
         server.assemble(Config(data=tmp_path / "data", listen="0.0.0.0:5000"))
     assert counted["registry"] == 0 and not (tmp_path / "data").exists()
+
+
+def test_federated_repositories_are_private_to_anonymous_callers(tmp_path, monkeypatch):
+    # an open mirror must not hand partners' images sealed to this org to anyone
+    monkeypatch.setattr(users, "BCRYPT_COST", 4)
+    users.add_user(tmp_path / "data" / "users.htpasswd", "alice", "pw")
+    assembled = server.assemble(Config(data=tmp_path / "data", durable=False, federate=["*"],
+                                       anonymous_pull=["**"]))
+    acl = assembled.app.state.auth.acl
+    assert acl.repository_actions(None, "local/app") == {"pull"}
+    assert acl.repository_actions(None, "acme.test/secret") == frozenset()
+    exact = server.assemble(Config(data=tmp_path / "data", durable=False, federate=["*"],
+                                   anonymous_pull=["acme.test/base"])).app.state.auth.acl
+    assert exact.repository_actions(None, "acme.test/base") == {"pull"}  # named exactly: allowed

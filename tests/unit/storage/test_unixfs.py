@@ -141,3 +141,26 @@ def test_failure_vectors_are_refused(case):
     decode = _decode_file_node if case["decoder"] == "file" else decode_directory
     with pytest.raises(_DagError, match=case["error"]):
         decode(bytes.fromhex(case["block_hex"]))
+
+
+# -- directories must be canonical: a duplicate name could be checked once and followed another time
+def _raw_directory(names: list[str]) -> bytes:
+    """A directory node with links in exactly the order given (encode_directory would sort them)."""
+    from sealedreg.storage.unixfs import UNIXFS_DIRECTORY, _bytes_field, _uint_field
+    target = CID.of(b"x", RAW)
+    links = [_bytes_field(1, target.to_bytes()) + _bytes_field(2, n.encode("utf-8", "surrogateescape"))
+             + _uint_field(3, 1) for n in names]
+    out = b"".join(_bytes_field(2, link) for link in links)
+    return out + _bytes_field(1, _uint_field(1, UNIXFS_DIRECTORY))
+
+
+@pytest.mark.parametrize("names", [["repos", "repos"], ["repos", "blobs"], ["", "a"], [".", "a"], ["..", "a"],
+                                   ["a/b"], ["a\udcff"]])
+def test_a_directory_that_is_not_canonical_is_refused(names):
+    with pytest.raises(_DagError):
+        decode_directory(_raw_directory(names))
+
+
+def test_a_canonical_directory_decodes():
+    assert [link.name for link in decode_directory(_raw_directory(["blobs", "repos", "sealedreg.json"]))] == [
+        "blobs", "repos", "sealedreg.json"]
