@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -59,6 +60,22 @@ def wait_until(check, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.2)
 
 
+def bitswap_floor(ka, kb, size: int) -> float:
+    """Seconds for Kubo B's gateway to read a fresh file of `size` bytes that only
+    Kubo A has: what moving the bytes over bitswap costs with no sealedreg at all."""
+    data = os.urandom(size)
+    cid = httpx.post(f"{ka.api_url}/api/v0/add", params={"cid-version": 1, "raw-leaves": "true",
+                                                          "chunker": "size-1048576", "pin": "false"},
+                     files={"file": data}, timeout=600).json()["Hash"]
+    httpx.post(f"{kb.api_url}/api/v0/swarm/connect", params={"arg": ka.swarm_addr}, timeout=60)
+
+    def read() -> None:
+        with httpx.stream("GET", f"{kb.gateway_url}/ipfs/{cid}", timeout=600) as r:
+            assert sum(len(c) for c in r.iter_bytes(1 << 20)) == size
+
+    return timed(read)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a 20 MB image, 2 rounds")
@@ -88,7 +105,7 @@ def run(work: Path, size: int, rounds: int) -> None:
         a = stack.enter_context(serve(ra))
         b = stack.enter_context(serve(rb))
         e = stack.enter_context(serve(re_))
-        direct, federated, gateway = [], [], []
+        direct, federated, gateway, floor = [], [], [], []
         last = None
         for i in range(rounds):
             img = write_image(work / f"img{i}", layers=[size], seed=1000 + i, compresslevel=0, tag="1")
@@ -113,8 +130,10 @@ def run(work: Path, size: int, rounds: int) -> None:
             direct.append(times["direct"])
             federated.append(times["federated"])
             gateway.append(times["gateway"])
+            floor.append(bitswap_floor(ka, kb, size))
             print(f"round {i + 1}: direct {times['direct']:.2f}s, federated {times['federated']:.2f}s, "
-                  f"embedded via gateway {times['gateway']:.2f}s", flush=True)
+                  f"embedded via gateway {times['gateway']:.2f}s; Kubo alone over bitswap {floor[-1]:.2f}s",
+                  flush=True)
             last = img
 
         assert last is not None
@@ -122,6 +141,8 @@ def run(work: Path, size: int, rounds: int) -> None:
         print(f"\n{size // MB} MB image, {rounds} rounds (medians)")
         print(f"  pull straight from A (skopeo):        {d:.2f}s")
         print(f"  pull from B, federated over bitswap:  {f:.2f}s   ratio {f / d:.2f}x (target <= 1.5x)")
+        print(f"  for scale, Kubo alone (B's gateway reading a fresh {size // MB} MB file that only A has): "
+              f"{statistics.median(floor):.2f}s")
         g = statistics.median(gateway)
         print(f"  pull from an embedded B, blocks from A's gateway: {g:.2f}s   ratio {g / d:.2f}x")
 

@@ -10,6 +10,7 @@ already seen is accepted.
 
 from __future__ import annotations
 
+import collections
 from typing import AsyncIterator, Awaitable, Callable, NamedTuple
 
 from nacl.signing import VerifyKey
@@ -27,6 +28,9 @@ BlockGetter = Callable[[str], Awaitable[bytes]]
 
 MAX_FILE = 16 << 20
 """The largest tree file (manifest, envelope) the reader assembles."""
+
+SMALL_BLOCK, SMALL_BLOCKS = 16 << 10, 512
+"""Blocks up to SMALL_BLOCK bytes are remembered by a reader, at most SMALL_BLOCKS of them (≤ 8 MiB)."""
 
 MAX_DESCRIPTOR = 64 << 10
 """The largest `sealedreg.json` read: it is read before anything is verified."""
@@ -49,9 +53,21 @@ class TreeReader:
         self._get = get_block
         self.root = CID.parse(root)
         self.namespace = namespace
+        self._small: collections.OrderedDict[CID, bytes] = collections.OrderedDict()
 
     async def _block(self, cid: CID) -> bytes:
-        return await self._get(str(cid))
+        """A block, verified by the getter. Small ones (directories, tags, the
+        descriptor) are remembered, least recently used first out: every
+        request walks from the root, and a block never changes under its CID."""
+        if cid in self._small:
+            self._small.move_to_end(cid)
+            return self._small[cid]
+        block = await self._get(str(cid))
+        if len(block) <= SMALL_BLOCK:
+            self._small[cid] = block
+            if len(self._small) > SMALL_BLOCKS:
+                self._small.popitem(last=False)
+        return block
 
     async def _resolve(self, path: str) -> CID:
         cid = self.root
