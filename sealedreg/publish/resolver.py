@@ -69,6 +69,8 @@ class TtlCache(Generic[K, V]):
     zero TTL cannot turn every pull into DNS traffic, a ceiling so a huge
     TTL cannot pin a stale tree."""
 
+    SWEEP_AT = 1024
+
     def __init__(self, floor: float, ceiling: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.floor, self.ceiling = floor, max(floor, ceiling)
         self._clock = clock
@@ -86,11 +88,11 @@ class TtlCache(Generic[K, V]):
     def put(self, key: K, value: V, ttl: float) -> float:
         """Keep `value`; returns the seconds it will be kept."""
         kept = min(max(ttl, self.floor), self.ceiling)
-        self._entries[key] = (self._clock() + kept, value)
+        now = self._clock()
+        if len(self._entries) >= self.SWEEP_AT:  # drop what expired, so the cache holds only live answers
+            self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
+        self._entries[key] = (now + kept, value)
         return kept
-
-    def drop(self, key: K) -> None:
-        self._entries.pop(key, None)
 
 
 KuboNameResolver = Callable[[str], Awaitable[str]]

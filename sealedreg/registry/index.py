@@ -378,11 +378,6 @@ class Index:
                                                      (namespace,)).fetchall())
         return [r[0] for r in rows]
 
-    async def namespaces(self) -> list[str]:
-        """Every namespace this registry has built a tree for."""
-        rows = await self._run(lambda db: db.execute("SELECT namespace FROM namespaces ORDER BY namespace").fetchall())
-        return [r[0] for r in rows]
-
     async def ipns_record(self, name: str) -> bytes | None:
         row = await self._run(lambda db: db.execute("SELECT record FROM ipns_records WHERE name = ?",
                                                     (name,)).fetchone())

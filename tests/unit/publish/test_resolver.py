@@ -96,15 +96,6 @@ def test_cache_put_replaces_and_restarts_the_clock():
     assert cache.get("a") == "new"
 
 
-def test_cache_drop():
-    cache: TtlCache[str, str] = TtlCache(1, 100, Clock())
-    cache.put("a", "x", 10)
-    cache.drop("a")
-    assert cache.get("a") is None
-    cache.drop("a")  # dropping what is not there is fine
-    cache.drop("never")
-
-
 def test_cache_uses_a_monotonic_clock_by_default():
     cache: TtlCache[str, str] = TtlCache(60, 120)
     cache.put("a", "x", 60)
@@ -419,3 +410,13 @@ def test_every_gateway_is_asked_and_the_newest_valid_record_wins(fake_dns):
 
     found = run(Resolver(None, 1, PerGateway()).discover(NS, now=NOW))
     assert (found.root, found.ipns_sequence) == (ROOT2, 9)
+
+
+def test_expired_answers_are_swept_once_the_cache_is_large():
+    clock = Clock()
+    cache: TtlCache[int, str] = TtlCache(1, 100, clock)
+    for i in range(TtlCache.SWEEP_AT):
+        cache.put(i, "old", 5)
+    clock.t += 10
+    cache.put(-1, "new", 5)
+    assert len(cache._entries) == 1 and cache.get(-1) == "new"

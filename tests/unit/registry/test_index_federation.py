@@ -23,8 +23,8 @@ def test_namespace_state_with_expiry_and_blocks(index):
     assert run(index.namespace_state("acme.test")) == (2, "bafyroot2", "state2", None)
 
 
-def test_published_roots_and_namespaces(index):
-    assert run(index.published_roots("acme.test")) == [] and run(index.namespaces()) == []
+def test_published_roots(index):
+    assert run(index.published_roots("acme.test")) == []
     run(index.set_namespace_state("acme.test", 1, "bafyroot1", "s1", NOW))
     run(index.set_namespace_state("acme.test", 2, "bafyroot2", "s2", NOW))
     run(index.set_namespace_state("zeta.test", 1, "bafyz", "s", NOW))
@@ -32,7 +32,6 @@ def test_published_roots_and_namespaces(index):
     assert sorted(run(index.published_roots("acme.test"))) == ["bafyroot1", "bafyroot2"]
     assert run(index.published_roots("zeta.test")) == ["bafyz"]
     assert run(index.published_roots("other.test")) == []
-    assert run(index.namespaces()) == ["acme.test", "beta.test", "zeta.test"]
 
 
 def test_the_same_root_twice_is_one_tree(index):
