@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -58,6 +59,19 @@ def wait_until(check, what: str, timeout: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds so far of each of `pids`, and of this process's
+    finished children (the skopeo runs) as "skopeo"."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        out[name] = (int(fields[11]) + int(fields[12])) / tick
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["skopeo"] = children.ru_utime + children.ru_stime
+    return out
 
 
 def bitswap_floor(ka, kb, size: int) -> float:
@@ -106,6 +120,9 @@ def run(work: Path, size: int, rounds: int) -> None:
         b = stack.enter_context(serve(rb))
         e = stack.enter_context(serve(re_))
         direct, federated, gateway, floor = [], [], [], []
+        cpu: dict[str, list[dict[str, float]]] = {"direct": [], "federated": [], "gateway": []}
+        pids = {"A": a.proc.pid, "B": b.proc.pid, "embedded B": e.proc.pid, "Kubo A": ka.proc.pid,
+                "Kubo B": kb.proc.pid}
         last = None
         for i in range(rounds):
             img = write_image(work / f"img{i}", layers=[size], seed=1000 + i, compresslevel=0, tag="1")
@@ -121,8 +138,12 @@ def run(work: Path, size: int, rounds: int) -> None:
             def pull(srv, label: str) -> float:
                 with ClientSandbox(work / f"sb-{label}{i}", srv.address) as sb:
                     dest = work / f"out-{label}{i}"
-                    return timed(lambda: sb.skopeo("copy", "--src-tls-verify=false",
+                    before = cpu_seconds(pids)
+                    took = timed(lambda: sb.skopeo("copy", "--src-tls-verify=false",
                                                    f"docker://{srv.address}/{repo}:1", f"dir:{dest}", debug=False))
+                    after = cpu_seconds(pids)
+                    cpu[label].append({k: after[k] - before[k] for k in after})
+                    return took
 
             order = [("direct", a), ("federated", b), ("gateway", e)]
             order = order if i % 2 == 0 else order[::-1]
@@ -145,6 +166,11 @@ def run(work: Path, size: int, rounds: int) -> None:
               f"{statistics.median(floor):.2f}s")
         g = statistics.median(gateway)
         print(f"  pull from an embedded B, blocks from A's gateway: {g:.2f}s   ratio {g / d:.2f}x")
+        print(f"\nCPU seconds per pull (medians; {os.cpu_count()} CPUs on this machine):")
+        for label, runs in cpu.items():
+            parts = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            print(f"  {label:9} total {sum(parts.values()):.2f}: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in parts.items() if v >= 0.01))
 
         # dedupe: the last image's layer plus a new one
         new_layer = 5 * MB
