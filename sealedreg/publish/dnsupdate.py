@@ -308,6 +308,12 @@ async def _txt_rdatas(address: tuple[str, int], server: str, name: dns.name.Name
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN) or not response.flags & dns.flags.AA:
         raise DnsUpdateError(f"DNS server {server} is not authoritative for {name}"
                              f" ({dns.rcode.to_text(rcode)})")
+    for rrset in response.answer:  # (with NXDOMAIN too: the rcode is the CNAME target's)
+        if rrset.name == name and rrset.rdtype == dns.rdatatype.CNAME:
+            # TXT records added beside a CNAME are silently ignored (RFC 2136 §3.4.2.2), and a
+            # resolver would follow the CNAME anyway: publishing here could only report a lie
+            raise DnsUpdateError(f"{name} is a CNAME to {rrset[0].target}: update the records there, "
+                                 "or remove the CNAME")
     if rcode == dns.rcode.NXDOMAIN:
         return None
     for rrset in response.answer:
@@ -361,7 +367,8 @@ async def replace_txt(server: str, key: TsigKey, records: dict[str, list[str]],
     """Replace the TXT RRsets `records` (name → values) in one atomic, TSIG-signed update,
     only if each is still `expected[name]` (None: absent) — a compare-and-swap.
 
-    `timeout` bounds the whole exchange. Values are compared as logical
+    `timeout` bounds the whole exchange. A name that is a CNAME is refused
+    (the server would keep the CNAME and ignore the TXT). Values are compared as logical
     strings: if the server holds the expected values split into different
     character-strings, the prerequisite uses the server's exact split, so a
     record written by hand is not a conflict forever."""
@@ -378,11 +385,10 @@ async def replace_txt(server: str, key: TsigKey, records: dict[str, list[str]],
                                      f" {server}; one update changes one zone")
             zone = zones.pop()
             exact: dict[str, Sequence[str | Sequence[bytes]] | None] = dict(expected)
-            for name, values in expected.items():
-                if values:
-                    held = await _txt_rdatas(address, server, _absolute(name), timeout)
-                    if held is not None and sorted({_join(s) for s in held}) == sorted(set(values)):
-                        exact[name] = held
+            for name, values in expected.items():  # read each name (which also refuses a CNAME there)
+                held = await _txt_rdatas(address, server, _absolute(name), timeout)
+                if values and held is not None and sorted({_join(s) for s in held}) == sorted(set(values)):
+                    exact[name] = held
             message = build_update(zone.to_text(), key, records, exact, ttl)
             response = await _ask(address, message, server, timeout, key)
     except TimeoutError:

@@ -95,6 +95,19 @@ def test_expected_values_match_whatever_the_server_split_them_into(knot):
     assert run(current_txt(knot.address, LINK)) == ["dnslink=/ipfs/y"]
 
 
+def test_a_cname_at_the_name_is_refused_not_published_beside(knot):
+    """TXT records added next to a CNAME would be ignored by the server and
+    bypassed by resolvers: publishing must say so instead of reporting success."""
+    message = dns.update.UpdateMessage("acme.test.", keyring=knot.key.to_dnspython())
+    message.add(LINK + ".", 60, "CNAME", "_dnslink.elsewhere.acme.test.")
+    host, port = knot.address.split(":")
+    assert run(dns.asyncquery.tcp(message, host, port=int(port), timeout=5)).rcode() == 0
+    with pytest.raises(DnsUpdateError, match="is a CNAME to _dnslink.elsewhere.acme.test"):
+        run(current_txt(knot.address, LINK))
+    with pytest.raises(DnsUpdateError, match="CNAME"):
+        run(replace_txt(knot.address, knot.key, {LINK: ["dnslink=/ipfs/x"]}, {LINK: None}, ttl=60))
+
+
 def test_wrong_or_unknown_key_is_refused_and_changes_nothing(knot):
     run(replace_txt(knot.address, knot.key, {LINK: ["kept"]}, {LINK: None}, ttl=60))
     wrong_secret = TsigKey(knot.key.name, knot.key.algorithm, b"\x00" * 32)
