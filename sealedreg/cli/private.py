@@ -67,10 +67,12 @@ def grants(data: Path | None, config_file: Path | None, ipfs_api: str | None, re
 @click.option("--repo", required=True, help="the private repository the envelope must be for")
 @click.argument("envelope", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def open_(key_file: Path, publisher: str, dns_server: str | None, min_seq: int, repo: str, envelope: Path) -> None:
-    """Verify and open a sealed envelope as one of its recipients; print its contents."""
+    """Verify and open a sealed envelope as one of its recipients; print its contents.
+    Without the tree's index, every stanza is tried with your key (and with the
+    key before your last rotation)."""
     with user_errors():
         opened = open_repository(envelope.read_bytes(), namespace=namespace_of(repo), repo=repo,
                                  publisher=recipients.publisher(publisher, dns_server),
                                  recipient=load_keys(key_file), min_seq=min_seq)
-    click.echo(json.dumps({"namespace": opened.namespace, "seq": opened.seq, "recipients": opened.recipients,
-                           **opened.payload}, indent=2))
+    click.echo(json.dumps({"namespace": opened.namespace, "seq": opened.seq, "format": opened.version,
+                           "stanzas": opened.stanzas, **opened.payload}, indent=2))

@@ -2,11 +2,17 @@
 encodings (docs/format.md §8). Pure: reading and writing key files is
 `sealedreg.publish.keyfiles`, the DNS record `sealedreg.publish.records`.
 
-    <name>.key   {"v":"sealedreg-key/v1","name":…,"sig":"ed25519:<b64 seed>","box":"x25519:<b64 secret>"}
+    <name>.key   {"v":"sealedreg-key/v1","name":…,"sig":"ed25519:<b64 seed>","box":"x25519:<b64 secret>",
+                  "prev":{"sig":…,"box":…}}              (`prev`: only after `keygen --rotate`)
     <name>.pub   {"v":"sealedreg-pub/v1","name":…,"sig":"ed25519:<b64>","box":"x25519:<b64>"}
 
-A box key's id (`kid`) is the first 8 bytes of its SHA-256, in hex: it names
-a recipient without naming the key.
+After a rotation the key file keeps the previous keys: the old signing key
+countersigns the descriptor so pullers can follow the rotation, and the old
+box key still opens what others sealed to it before they re-granted.
+
+A box key's id (`kid`) is the first 8 bytes of its SHA-256, in hex: the
+registry's own name for a recipient in its grants. It never appears in a
+published tree (v2).
 """
 
 from __future__ import annotations
@@ -82,10 +88,21 @@ class OrgKeys:
     name: str
     sig: SigningKey
     box: PrivateKey
+    previous: "OrgKeys | None" = None  # the keys before the last rotation
 
     @classmethod
     def generate(cls, name: str) -> "OrgKeys":
         return cls(name, SigningKey.generate(), PrivateKey.generate())
+
+    def rotated(self) -> "OrgKeys":
+        """New keys for the same organisation, remembering these (one rotation back)."""
+        return OrgKeys(self.name, SigningKey.generate(), PrivateKey.generate(),
+                       OrgKeys(self.name, self.sig, self.box))
+
+    def box_keys(self) -> list[PrivateKey]:
+        """Every box key that may open what was sealed to this organisation: the
+        current one, then the one before the last rotation."""
+        return [self.box] + ([self.previous.box] if self.previous is not None else [])
 
     @property
     def public(self) -> PublicKeys:
@@ -94,9 +111,14 @@ class OrgKeys:
     def __repr__(self) -> str:  # never print a private key
         return f"OrgKeys({self.name!r}, kid={self.public.kid})"
 
+    def _secret_fields(self) -> dict:
+        return {"sig": "ed25519:" + b64(bytes(self.sig)), "box": "x25519:" + b64(bytes(self.box))}
+
     def to_json(self) -> bytes:
-        return json.dumps({"v": KEY_VERSION, "name": self.name, "sig": "ed25519:" + b64(bytes(self.sig)),
-                           "box": "x25519:" + b64(bytes(self.box))}, indent=2).encode() + b"\n"
+        doc = {"v": KEY_VERSION, "name": self.name, **self._secret_fields()}
+        if self.previous is not None:
+            doc["prev"] = self.previous._secret_fields()
+        return json.dumps(doc, indent=2).encode() + b"\n"
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -122,8 +144,16 @@ def _document(raw: bytes, version: str, source: str, what: str) -> dict:
 def parse_keys(raw: bytes, source: str, default_name: str) -> OrgKeys:
     """An `<name>.key` document; KeyError_ naming `source` if it is not one."""
     doc = _document(raw, KEY_VERSION, source, "key file")
-    return OrgKeys(str(doc.get("name", default_name)), SigningKey(parse_tagged(str(doc["sig"]), "ed25519")),
-                   PrivateKey(parse_tagged(str(doc["box"]), "x25519")))
+    name = str(doc.get("name", default_name))
+    previous = None
+    if "prev" in doc:
+        prev = doc["prev"]
+        if not isinstance(prev, dict) or not {"sig", "box"} <= set(prev):
+            raise KeyError_(f"{source}: `prev` is not a pair of keys")
+        previous = OrgKeys(name, SigningKey(parse_tagged(str(prev["sig"]), "ed25519")),
+                           PrivateKey(parse_tagged(str(prev["box"]), "x25519")))
+    return OrgKeys(name, SigningKey(parse_tagged(str(doc["sig"]), "ed25519")),
+                   PrivateKey(parse_tagged(str(doc["box"]), "x25519")), previous)
 
 
 def parse_public(raw: bytes, source: str, default_name: str) -> PublicKeys:

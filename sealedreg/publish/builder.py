@@ -17,12 +17,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from nacl.public import PublicKey
 
-from sealedreg.crypto.keys import OrgKeys, kid
+from sealedreg.crypto.envelope import EnvelopeError
+from sealedreg.crypto.envelope import VERSION as SEAL_VERSION
+from sealedreg.crypto.keys import OrgKeys
+from sealedreg.crypto.padding import PaddingError
+from sealedreg.crypto.pairwise import PairError
 from sealedreg.publish import layout
-from sealedreg.publish.descriptor import make_descriptor
-from sealedreg.publish.sealing import PrivateRepository, seal_repository
+from sealedreg.publish.descriptor import VERSION as DESCRIPTOR_VERSION, make_descriptor
+from sealedreg.publish.sealing import SealedRepository, seal_private
 from sealedreg.storage.base import BlobStore
 from sealedreg.storage.cid import CID
 from sealedreg.storage.unixfs import PathEntry, build_directories, dag_tsize, decode_directory, file_entry
@@ -50,14 +53,6 @@ class PublicTag:
     repo: str
     tag: str
     digest: str
-
-
-@dataclass(frozen=True)
-class SealedRepository:
-    """A private repository and whom besides its organisation it is sealed to."""
-
-    contents: PrivateRepository
-    grantees: tuple[PublicKey, ...] = ()
 
 
 @dataclass
@@ -114,9 +109,11 @@ async def build_tree(store: BlobStore, snap: NamespaceSnapshot, previous: TreeSt
     keys = snap.keys
     if snap.private and keys is None:
         raise TreeError(f"namespace {snap.namespace} has private repositories but no keys configured")
-    state = hashlib.sha256()
+    state = hashlib.sha256(f"descriptor v{DESCRIPTOR_VERSION}, {SEAL_VERSION}\n".encode())  # a new format: rebuild
     if keys is not None:  # new keys: everything must be re-signed and re-sealed
         state.update(f"keys\0{keys.public.sig_text}\0{keys.public.box_text}\n".encode())
+        if keys.previous is not None:
+            state.update(f"previous\0{keys.previous.public.sig_text}\n".encode())
     entries: list[PathEntry] = []
     for blob in snap.blobs:
         cid = CID.parse(blob.cid)
@@ -127,21 +124,21 @@ async def build_tree(store: BlobStore, snap: NamespaceSnapshot, previous: TreeSt
     for entry in entries:
         state.update(f"{entry.path}\0{entry.cid}\n".encode())
     for sealed in snap.private:
-        repo = sealed.contents.repo
-        state.update(layout.envelope_path(snap.namespace, repo).encode() + b"\0"
-                     + json.dumps(sealed.contents.payload(), sort_keys=True).encode()
-                     + ",".join(sorted(kid(bytes(k)) for k in sealed.grantees)).encode() + b"\n")
+        state.update(json.dumps(sealed.contents.payload(), sort_keys=True).encode() + b"\0"
+                     + b",".join(sorted(bytes(k) for k in sealed.grantees)).hex().encode() + b"\n")
 
     digest = state.hexdigest()
     if previous is not None and previous.state == digest and not refresh:
         return BuiltTree(snap.namespace, previous.root, previous.seq, digest, changed=False,
                          expires=previous.expires)
     seq = (previous.seq if previous else 0) + 1
-    for sealed in snap.private:
+    if snap.private:
         assert keys is not None
-        raw = seal_repository(sealed.contents, namespace=snap.namespace, seq=seq, publisher=keys,
-                              recipients=[keys.box.public_key, *sealed.grantees])
-        entries.append(file_entry(layout.envelope_path(snap.namespace, sealed.contents.repo), raw, sink))
+        try:
+            sealed_files = seal_private(snap.private, namespace=snap.namespace, seq=seq, publisher=keys)
+        except (EnvelopeError, PaddingError, PairError) as exc:
+            raise TreeError(f"namespace {snap.namespace}: cannot seal its private repositories: {exc}") from None
+        entries += [file_entry(path, raw, sink) for path, raw in sealed_files.items()]
     content = _content_links(entries)
     entries.append(file_entry(layout.DESCRIPTOR, make_descriptor(snap.namespace, seq, keys, expires, content), sink))
     root = build_directories(entries, sink)

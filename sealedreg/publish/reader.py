@@ -13,13 +13,15 @@ from __future__ import annotations
 import collections
 from typing import AsyncIterator, Awaitable, Callable, NamedTuple
 
+from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from sealedreg.crypto.envelope import Opened
-from sealedreg.crypto.keys import OrgKeys
+from sealedreg.crypto.keys import KeyError_, OrgKeys, parse_tagged
+from sealedreg.crypto.recipient_index import IndexEntry
 from sealedreg.publish import layout
-from sealedreg.publish.descriptor import DescriptorError, verify_descriptor
-from sealedreg.publish.sealing import open_repository
+from sealedreg.publish.descriptor import MAX_DESCRIPTOR, Descriptor, DescriptorError, verify_descriptor
+from sealedreg.publish.sealing import find_private, recipient_index
 from sealedreg.storage.cid import CID, DAG_PB, RAW
 from sealedreg.storage.dagread import MAX_DEPTH
 from sealedreg.storage.unixfs import DagError, decode_directory, decode_file_node
@@ -31,10 +33,6 @@ MAX_FILE = 16 << 20
 
 SMALL_BLOCK, SMALL_BLOCKS = 16 << 10, 512
 """Blocks up to SMALL_BLOCK bytes are remembered by a reader, at most SMALL_BLOCKS of them (≤ 8 MiB)."""
-
-MAX_DESCRIPTOR = 64 << 10
-"""The largest `sealedreg.json` read: it is read before anything is verified."""
-
 
 class TreeReadError(LookupError):
     """The tree lacks what was asked for, or is not shaped as a sealedreg tree."""
@@ -54,6 +52,7 @@ class TreeReader:
         self.root = CID.parse(root)
         self.namespace = namespace
         self._small: collections.OrderedDict[CID, bytes] = collections.OrderedDict()
+        self.verified: Descriptor | None = None  # set by `descriptor()`: private repositories need it
 
     async def _block(self, cid: CID) -> bytes:
         """A block, verified by the getter. Small ones (directories, tags, the
@@ -142,11 +141,12 @@ class TreeReader:
             stack.extend(reversed(children))
 
     # -- what the tree says -------------------------------------------------
-    async def descriptor(self, publisher: VerifyKey, min_seq: int = 0, now: float | None = None) -> dict:
-        """The descriptor, verified against the key the caller trusts, and the
-        tree's top-level entries against the `content` it signs. Given `now`
-        (a puller, not an inspection), it must also be unexpired and bind the
-        content: a descriptor without `content` could be copied into any tree."""
+    async def descriptor(self, publisher: VerifyKey, min_seq: int = 0, now: float | None = None) -> Descriptor:
+        """The descriptor, verified against the key the caller trusts (or the
+        key it rotated to), and the tree's top-level entries against the
+        `content` it signs. Given `now` (a puller, not an inspection), it must
+        also be unexpired and bind the content: a descriptor without `content`
+        could be copied into any tree."""
         doc = verify_descriptor(await self.file(layout.DESCRIPTOR, MAX_DESCRIPTOR), publisher, min_seq,
                                 self.namespace, now)
         signed = doc.get("content")
@@ -154,12 +154,14 @@ class TreeReader:
             if now is not None:
                 raise DescriptorError("sealedreg.json does not bind the tree's content (built before "
                                       "descriptors did): the publisher must publish again")
+            self.verified = doc
             return doc
         links = {link.name: str(link.cid) for link in decode_directory(await self._block(self.root))
                  if link.name != layout.DESCRIPTOR}
         if links != signed:
             raise DescriptorError("the tree's content is not what its sealedreg.json signed: "
                                   "a genuine descriptor in someone else's tree")
+        self.verified = doc
         return doc
 
     async def tag(self, repo: str, tag: str) -> str:
@@ -170,11 +172,45 @@ class TreeReader:
         """A public manifest's exact bytes (the caller checks them against `digest`)."""
         return await self.file(layout.manifest_path(repo, digest))
 
-    async def envelope(self, repo: str) -> bytes:
-        """The sealed envelope of private repository `repo`, unopened."""
-        return await self.file(layout.envelope_path(self.namespace, repo))
+    # -- private repositories (after `descriptor()` verified) ---------------
+    def _signed(self) -> tuple[Descriptor, VerifyKey, PublicKey | None]:
+        if self.verified is None:
+            raise TreeReadError("the descriptor must be verified before a private repository is read")
+        doc = self.verified
+        try:
+            box = PublicKey(parse_tagged(doc.box, "x25519")) if doc.box else None
+            return doc, VerifyKey(parse_tagged(doc.signer, "ed25519")), box
+        except KeyError_ as exc:
+            raise DescriptorError(f"sealedreg.json names a malformed key: {exc}") from None
 
-    async def open_private(self, repo: str, *, publisher: VerifyKey, recipient: OrgKeys, min_seq: int = 0) -> Opened:
-        """The envelope of `repo`, verified and opened with `recipient`'s key."""
-        return open_repository(await self.envelope(repo), namespace=self.namespace, repo=repo,
-                               publisher=publisher, recipient=recipient, min_seq=min_seq)
+    async def _read(self, path: str) -> bytes:
+        return await self.file(path)
+
+    async def open_private(self, repo: str, recipients: list[OrgKeys]) -> Opened | None:
+        """The envelope of private repository `repo`, found through the first of
+        `recipients` that may open it, verified against the descriptor's key and
+        opened; None when none of them may (or there is no such repository).
+        Envelopes older than the tree are refused."""
+        doc, publisher, box = self._signed()
+        return await find_private(self._read, namespace=self.namespace, repo=repo, version=doc.version,
+                                  seq=doc.seq, publisher=publisher, publisher_box=box, recipients=recipients)
+
+    async def envelope(self, repo: str, recipient: OrgKeys) -> bytes:
+        """The unopened envelope of `repo`, where `recipient`'s index says it is
+        (v1: at the name computed from `repo`); TreeReadError when it has none."""
+        doc, _, _ = self._signed()
+        if doc.version < 2:
+            return await self.file(layout.envelope_path(layout.v1_envelope_id(self.namespace, repo)))
+        for entry in await self.private_entries(recipient):
+            if entry.repo == repo:
+                return await self.file(layout.envelope_path(entry.envelope))
+        raise TreeReadError(f"{repo}: no envelope in the tree that this key may open")
+
+    async def private_entries(self, recipient: OrgKeys) -> list[IndexEntry]:
+        """What `recipient`'s index lists in this (v2) tree: nothing for others, and
+        nothing in a v1 tree, which has no indexes."""
+        doc, _, box = self._signed()
+        if doc.version < 2 or box is None:
+            return []
+        return [entry for _, entry in await recipient_index(self._read, namespace=self.namespace, seq=doc.seq,
+                                                            publisher_box=box, recipient=recipient)]

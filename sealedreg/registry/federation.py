@@ -6,13 +6,16 @@ The order of trust, per namespace:
 
 1. `publish.resolver` finds the root, the signing key and the hints in DNS
    (a claim only);
-2. the tree's descriptor must be signed by that key, for this namespace,
-   unexpired, with a `seq` no lower than the highest this registry has seen
-   (kept in the index: no rollback across restarts) — before anything else
-   in the tree is read;
+2. the tree's descriptor must be signed by that key — or by the key it was
+   rotated to, the rotation countersigned by it (docs/format.md §8.6) — for
+   this namespace, unexpired, with a `seq` no lower than the highest this
+   registry has seen (kept in the index: no rollback across restarts),
+   before anything else in the tree is read. A key this registry has seen
+   rotated away from is never trusted again: DNS naming it means the
+   successor is trusted instead;
 3. a public repository is read from the tree; a private one only by opening
-   its envelope with one of this registry's own org keys, bound to the
-   repository's name;
+   its envelope, found through this registry's own index in the tree, with
+   one of its own org keys, bound to the repository's name;
 4. every block is checked against its CID (the store's `get_block`, or the
    gateway fetcher), every manifest against its digest, every blob end to
    end against its digest (`content.read_verified`); a blob is pinned on Kubo
@@ -33,14 +36,17 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 from sealedreg.crypto.convergent import plain_size_of
-from sealedreg.crypto.envelope import EnvelopeError, open_envelope
-from sealedreg.crypto.keys import OrgKeys
+from nacl.signing import VerifyKey
+
+from sealedreg.crypto import envelope_v1
+from sealedreg.crypto.envelope import EnvelopeError
+from sealedreg.crypto.keys import KeyError_, OrgKeys, parse_tagged
 from sealedreg.publish import layout
-from sealedreg.publish.descriptor import DescriptorError
+from sealedreg.publish.descriptor import Descriptor, DescriptorError
 from sealedreg.publish.reader import TreeReader, TreeReadError
 from sealedreg.publish.resolver import (Discovery, NamespaceRefused, NamespaceUnavailable, ResolveError, Resolver,
                                         TtlCache)
-from sealedreg.publish.sealing import PrivateRepository, open_repository
+from sealedreg.publish.sealing import PrivateRepository
 from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import Digest, is_digest
@@ -92,8 +98,15 @@ class Mounted:
     discovery: Discovery
     reader: TreeReader
     source: Any  # a BlobStore read side: the Kubo store, or a FetchingStore over gateways
-    seq: int
-    expires: int
+    descriptor: Descriptor
+
+    @property
+    def seq(self) -> int:
+        return self.descriptor.seq
+
+    @property
+    def expires(self) -> int:
+        return self.descriptor["expires"]
     private: dict[str, PrivateRepository | None] = field(default_factory=dict)
 
 
@@ -174,18 +187,51 @@ class Federation:
         discovery = await self.resolver.discover(namespace)
         source = await self._source(discovery)
         reader = TreeReader(source.get_block, discovery.root, namespace)
-        key = discovery.keys.sig_text
-        seen = await self.index.seen_seq(namespace, key)
-        try:
-            doc = await reader.descriptor(discovery.keys.sig, min_seq=seen, now=time.time())
-        except DescriptorError as exc:
-            raise NamespaceRefused(f"{namespace}: the tree DNS points at is refused: {exc}") from None
-        except TreeReadError as exc:
-            raise NamespaceRefused(f"{namespace}: {discovery.root} is not a sealedreg tree: {exc}") from None
-        await self.index.see_seq(namespace, key, doc["seq"])
+        doc = await self._verify(namespace, discovery, reader, record=True)
         if isinstance(source, FetchingStore):
             await source.verified()  # every block below a verified root is bound to it by CIDs: worth keeping
-        return Mounted(discovery, reader, source, doc["seq"], doc["expires"])
+        return Mounted(discovery, reader, source, doc)
+
+    async def trusted_key(self, namespace: str, dns_key: str) -> str:
+        """The key to trust for `namespace` when DNS names `dns_key`: that key,
+        or — if its publisher has been seen rotating away from it — the key it
+        rotated to (and so on, a few rotations at most)."""
+        key = dns_key
+        for _ in range(8):
+            successor = await self.index.successor(namespace, key)
+            if successor is None:
+                break
+            key = successor
+        return key
+
+    async def _verify(self, namespace: str, discovery: Discovery, reader: TreeReader, record: bool) -> Descriptor:
+        """The tree's descriptor, verified against the key this registry trusts
+        for the namespace; with `record`, the seq seen and any rotation followed
+        are remembered (a diagnostic `resolve` remembers nothing)."""
+        dns_key = discovery.keys.sig_text
+        key = await self.trusted_key(namespace, dns_key)
+        try:
+            trusted = VerifyKey(parse_tagged(key, "ed25519"))
+        except KeyError_ as exc:
+            raise NamespaceRefused(f"{namespace}: a malformed trusted key: {exc}") from None
+        seen = await self.index.seen_seq(namespace, key)
+        try:
+            doc = await reader.descriptor(trusted, min_seq=seen, now=time.time())
+        except DescriptorError as exc:
+            why = str(exc)
+            if key != dns_key:
+                why += (f" (DNS names {dns_key}, which the publisher rotated away from to {key}: "
+                        "a tree signed only by the old key is refused)")
+            raise NamespaceRefused(f"{namespace}: the tree DNS points at is refused: {why}") from None
+        except TreeReadError as exc:
+            raise NamespaceRefused(f"{namespace}: {discovery.root} is not a sealedreg tree: {exc}") from None
+        if record:
+            if doc.rotated_from is not None:
+                await self.index.record_rotation(namespace, doc.rotated_from, doc.signer, doc.seq)
+                log.warning("federation: %s rotated its signing key from %s to %s at seq %d; following",
+                            namespace, doc.rotated_from, doc.signer, doc.seq)
+            await self.index.see_seq(namespace, doc.signer, doc.seq)
+        return doc
 
     async def _source(self, discovery: Discovery) -> Any:
         """Where the namespace's blocks come from: this registry's Kubo node,
@@ -268,24 +314,30 @@ class Federation:
         async def verify() -> None:
             source = await self._source(discovery)
             reader = TreeReader(source.get_block, discovery.root, namespace)
-            seen = await self.index.seen_seq(namespace, discovery.keys.sig_text)
             try:
-                doc = await reader.descriptor(discovery.keys.sig, min_seq=seen, now=time.time())
-            except (DescriptorError, TreeReadError) as exc:
+                doc = await self._verify(namespace, discovery, reader, record=False)
+            except NamespaceRefused as exc:
                 out["error"] = str(exc)
                 return
-            out.update(seq=doc["seq"], expires=doc["expires"], verified=True)
+            out.update(seq=doc.seq, expires=doc["expires"], verified=True, format=doc.version, signer=doc.signer)
+            if doc.rotated_from:
+                out["rotated_from"] = doc.rotated_from
             try:
-                names = await reader.names("sealed")
+                names = await reader.names(layout.SEALED)
             except TreeReadError:
                 names = []
-            for name in sorted(n for n in names if n.endswith(".json")):
+            envelopes = sorted(n[:-len(".json")] for n in names if n.endswith(".json"))
+            out["sealed"] = len(envelopes)
+            if doc.version >= 2:
+                out["private"] = await self._own_entries(reader)
+                return
+            for name in envelopes:
                 try:
-                    raw = await reader.file(f"sealed/{name}")
+                    raw = await reader.file(layout.envelope_path(name))
                 except TreeReadError as exc:
-                    out["private"].append({"envelope": name[:-len(".json")], "opens": False, "error": str(exc)})
+                    out["private"].append({"envelope": name, "opens": False, "error": str(exc)})
                     continue
-                out["private"].append(self._try_open(raw, namespace, name[:-len(".json")], discovery, doc["seq"]))
+                out["private"].append(self._try_open_v1(raw, namespace, name, doc))
 
         try:
             await asyncio.wait_for(verify(), self.settings.timeout)
@@ -293,17 +345,33 @@ class Federation:
             out["error"] = f"cannot read the tree: {str(exc) or 'no answer in time'}"
         return out
 
-    def _try_open(self, raw: bytes, namespace: str, envelope: str, discovery: Discovery, seq: int) -> dict:
-        """{"envelope", "repo" (when one of our keys opens it), "opens"}."""
+    async def _own_entries(self, reader: TreeReader) -> list[dict]:
+        """{"envelope", "repo", "opens", "key"} for each repository our own indexes
+        list in a v2 tree (envelopes for others cannot even be told apart)."""
+        out = []
         for keys in self.keys:
-            try:
-                opened = open_envelope(raw, publisher=discovery.keys.sig, recipient=keys, namespace=namespace,
-                                       envelope_id=envelope, min_seq=seq)
-            except EnvelopeError:
-                continue
-            repo = opened.payload.get("repo")
-            if isinstance(repo, str) and layout.envelope_id(namespace, repo) == envelope:
-                return {"envelope": envelope, "repo": repo, "opens": True, "key": keys.name}
+            for entry in await reader.private_entries(keys):
+                item = {"envelope": entry.envelope, "repo": entry.repo, "opens": False, "key": keys.name}
+                try:
+                    item["opens"] = await reader.open_private(entry.repo, [keys]) is not None
+                except (EnvelopeError, TreeReadError) as exc:
+                    item["error"] = str(exc)
+                out.append(item)
+        return out
+
+    def _try_open_v1(self, raw: bytes, namespace: str, envelope: str, doc: Descriptor) -> dict:
+        """{"envelope", "repo" (when one of our keys opens it), "opens"} for a v1 envelope."""
+        publisher = VerifyKey(parse_tagged(doc.signer, "ed25519"))
+        for keys in self.keys:
+            for box in keys.box_keys():
+                try:
+                    opened = envelope_v1.open_envelope(raw, publisher=publisher, recipient=box, namespace=namespace,
+                                                       envelope_id=envelope, min_seq=doc.seq)
+                except EnvelopeError:
+                    continue
+                repo = opened.payload.get("repo")
+                if isinstance(repo, str) and layout.v1_envelope_id(namespace, repo) == envelope:
+                    return {"envelope": envelope, "repo": repo, "opens": True, "key": keys.name}
         return {"envelope": envelope, "opens": False}
 
     # -- repositories -------------------------------------------------------
@@ -311,22 +379,17 @@ class Federation:
         """The opened envelope of `repo` (None: no envelope, or none we can open)."""
         if repo in mounted.private:
             return mounted.private[repo]
-        try:
-            raw = await mounted.reader.envelope(repo)
-        except TreeReadError:
-            mounted.private[repo] = None
-            return None
         opened = None
-        for keys in self.keys:
-            try:
-                # min_seq: the tree's own seq (every publish re-seals every envelope under it), so
-                # an older, validly signed envelope put beside the current descriptor is refused
-                envelope = open_repository(raw, namespace=mounted.reader.namespace, repo=repo,
-                                           publisher=mounted.discovery.keys.sig, recipient=keys, min_seq=mounted.seq)
+        try:
+            # found through our own index; refused when older than the tree (every publish re-seals
+            # every envelope under its seq), so an older, validly signed envelope put beside the
+            # current descriptor does not open
+            envelope = await mounted.reader.open_private(repo, self.keys)
+            if envelope is not None:
                 opened = PrivateRepository.from_payload(envelope.payload)
-                break
-            except EnvelopeError:
-                continue
+        except EnvelopeError as exc:
+            log.warning("federation: %s: the envelope of a private repository is refused: %s",
+                        mounted.reader.namespace, exc)
         if len(mounted.private) >= MAX_OPENED:
             mounted.private.clear()  # names asked for are caller-chosen: the cache must not grow with them
         mounted.private[repo] = opened

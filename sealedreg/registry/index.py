@@ -100,6 +100,13 @@ CREATE TABLE IF NOT EXISTS seen (
     seq INTEGER NOT NULL,        -- the highest seq verified under that key: nothing older is accepted
     PRIMARY KEY (namespace, key) -- per key, so a forged key's huge seq cannot lock out the real one
 );
+CREATE TABLE IF NOT EXISTS rotations (
+    namespace TEXT NOT NULL,     -- a foreign namespace whose publisher rotated its signing key
+    old TEXT NOT NULL,           -- the key it rotated away from (ed25519:…): never trusted again here
+    new TEXT NOT NULL,           -- the key it rotated to; both signed the descriptor that said so
+    seq INTEGER NOT NULL,        -- the seq of that descriptor
+    PRIMARY KEY (namespace, old)
+);
 """
 
 _MIGRATIONS = (
@@ -400,6 +407,18 @@ class Index:
         await self._tx(lambda db: db.execute(
             "INSERT INTO seen (namespace, key, seq) VALUES (?, ?, ?) "
             "ON CONFLICT(namespace, key) DO UPDATE SET seq = max(seq, excluded.seq)", (namespace, key, seq)))
+
+    async def successor(self, namespace: str, key: str) -> str | None:
+        """The key a foreign namespace's publisher rotated to from `key`, if it did."""
+        row = await self._run(lambda db: db.execute("SELECT new FROM rotations WHERE namespace = ? AND old = ?",
+                                                    (namespace, key)).fetchone())
+        return str(row[0]) if row else None
+
+    async def record_rotation(self, namespace: str, old: str, new: str, seq: int) -> None:
+        """Remember that `old` was rotated to `new` at `seq` (the first sighting stays)."""
+        await self._tx(lambda db: db.execute(
+            "INSERT OR IGNORE INTO rotations (namespace, old, new, seq) VALUES (?, ?, ?, ?)",
+            (namespace, old, new, seq)))
 
     # -- repositories -------------------------------------------------------
     async def repo_exists(self, repo: str) -> bool:

@@ -14,8 +14,8 @@ from typing import Awaitable, Callable
 from nacl.public import PublicKey
 
 from sealedreg.crypto.keys import parse_tagged
-from sealedreg.publish.builder import NamespaceSnapshot, PublicManifest, PublicTag, SealedRepository, TreeBlob
-from sealedreg.publish.sealing import PrivateRepository, SealedLayer
+from sealedreg.publish.builder import NamespaceSnapshot, PublicManifest, PublicTag, TreeBlob
+from sealedreg.publish.sealing import PrivateRepository, SealedLayer, SealedRepository
 from sealedreg.registry.domains import GLOBAL, Domains
 from sealedreg.registry.index import BlobRecord, Index
 from sealedreg.registry.policy import Policy

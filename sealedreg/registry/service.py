@@ -384,6 +384,8 @@ class Registry:
         elif target.dns_server and target.tsig_key:
             ours = {f"/ipfs/{root}" for root in await self.index.published_roots(namespace)}
             ours.add(f"/ipns/{ipns_name(keys.sig.verify_key)}")
+            if keys.previous is not None:  # rotated: the old key's IPNS name was ours too
+                ours.add(f"/ipns/{ipns_name(keys.previous.sig.verify_key)}")
             out["dns"] = await update_dns(target, namespace, records, ours)
         else:
             out["dns"] = "not updated"

@@ -256,3 +256,66 @@ def test_publish_and_pull_through_dns_and_ipfs(world):
             sb.set_registries(a.address, b.address, c.address, e.address)
             assert pulled_digests(sb, f"docker://{e.address}/acme.test/app:1", tmp / "app-e") == pushed_digests(app)
             assert pulled_digests(sb, f"docker://{e.address}/acme.test/base:3", tmp / "base-e") == pushed_digests(base)
+
+
+def test_sealed_v2_grant_revoke_and_key_rotation_through_federation(world):
+    """The v2 format end to end: the granted partner finds its envelope
+    through its index and pulls; a stranger's resolve learns only that one
+    envelope exists; after `keygen --rotate` the partner, which knew the old
+    key, follows it to the new one, and then refuses a tree signed by the old
+    key alone; after a revoke the partner can no longer open the repository."""
+    tmp, knot, ka, kb, kc = world["tmp"], world["knot"], world["ka"], world["kb"], world["kc"]
+    ra = org_config(tmp, "acme.test", knot, ka, free_port(), private="app")
+    rb = org_config(tmp, "partner.test", knot, kb, free_port())
+    rc = org_config(tmp, "other.test", knot, kc, free_port())
+    app = write_image(tmp / "app", layers=[300_000], seed=11, compresslevel=0, tag="1")
+    cli("publish", "partner.test", *rb.args())
+    keys_dir = ra.config.parent / "keys"
+    with serve(ra) as a, serve(rb) as b, ClientSandbox(tmp / "sb", a.address, b.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{app.path}:1", f"docker://{a.address}/acme.test/app:1",
+                  debug=False)
+        cli("grant", *ra.args(), "--recipient", "partner.test", "acme.test/app")
+        first = json.loads(cli("publish", "acme.test", *ra.args()).stdout)
+        assert pulled_digests(sb, f"docker://{b.address}/acme.test/app:1", tmp / "app-1") == pushed_digests(app)
+        partner_view = json.loads(cli("resolve", "acme.test", *rb.args(), "--json").stdout)
+        assert partner_view["format"] == 2 and partner_view["sealed"] == 1
+        assert [(p["repo"], p["opens"]) for p in partner_view["private"]] == [("acme.test/app", True)]
+        stranger_view = json.loads(cli("resolve", "acme.test", *rc.args(), "--json").stdout)
+        assert stranger_view["verified"] and stranger_view["sealed"] == 1 and stranger_view["private"] == []
+
+        # rotation: the tree is re-sealed and countersigned; DNS's _sealedreg still names the old key
+        old_keys = load_keys(keys_dir / "acme.test.key")
+        out = cli("keygen", "--rotate", "--name", "acme.test", "--keys", str(keys_dir), *ra.args()).stdout
+        assert "re-sealed acme.test" in out
+        rotated = json.loads(cli("publish", "acme.test", "--print", *ra.args()).stdout)
+        assert rotated["seq"] == first["seq"] + 1
+        new_sig = load_keys(keys_dir / "acme.test.key").public.sig_text
+        assert new_sig != old_keys.public.sig_text
+        point_dnslink(knot, "acme.test", f"/ipfs/{rotated['root']}")
+
+        def followed() -> bool:
+            get(b, "/v2/acme.test/app/tags/list")  # RB mounts the tree DNS names now
+            # `resolve` reads RB's index: once RB followed, it trusts the new key outright
+            view = json.loads(cli("resolve", "acme.test", *rb.args(), "--json").stdout)
+            return view.get("signer") == new_sig and "rotated_from" not in view
+
+        wait_for("RB to follow the rotation", followed)
+        assert pulled_digests(sb, f"docker://{b.address}/acme.test/app:1", tmp / "app-2") == pushed_digests(app)
+        # whoever kept the old key signs a newer-looking tree with it alone: refused
+        stale = forged_tree(ka, "acme.test", old_keys, rotated["seq"] + 10, int(time.time()) + 3600)
+        point_dnslink(knot, "acme.test", f"/ipfs/{stale}")
+        wait_for("RB to refuse the tree signed by the old key alone",
+                 lambda: "rotated away from" in get(b, "/v2/acme.test/app/tags/list").text)
+        # the publisher publishes properly (both records) and everything is back
+        current = json.loads(cli("publish", "acme.test", "--force", *ra.args()).stdout)
+        assert new_sig in current["records"]["_sealedreg.acme.test"][0]
+        wait_for("RB to pull again", lambda: tags(b, "acme.test/app") == ["1"])
+
+        # revoked: what is sealed from now on, the partner cannot open
+        cli("revoke", *ra.args(), "--recipient", "partner.test", "acme.test/app")
+        revoked = json.loads(cli("publish", "acme.test", *ra.args()).stdout)
+        assert revoked["seq"] > current["seq"]
+        wait_for("RB to lose the revoked repository",
+                 lambda: get(b, "/v2/acme.test/app/tags/list").status_code == 404)
+        after = json.loads(cli("resolve", "acme.test", *rb.args(), "--json").stdout)
+        assert after["verified"] and after["private"] == [] and after["sealed"] == 1

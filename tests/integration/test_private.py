@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from sealedreg.crypto.convergent import decrypt
+from sealedreg.crypto.keys import kid
+from sealedreg.publish.keyfiles import load_keys, load_public
+from sealedreg.publish.layout import v1_envelope_id
 from sealedreg.publish.reader import TreeReader
 from sealedreg.storage.cid import CID
 from sealedreg.storage.embedded import EmbeddedStore
@@ -37,9 +40,11 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 class Tree:
     """The package's tree reader on a (stopped) registry's embedded store, driven synchronously."""
 
-    def __init__(self, data: Path, root: str, namespace: str = "example.com") -> None:
+    def __init__(self, data: Path, root: str, namespace: str = "example.com", publisher: Path | None = None) -> None:
         self.store = EmbeddedStore(data / "blocks", data / "tmp")
         self.reader = TreeReader(self.store.get_block, root, namespace)
+        if publisher is not None:  # private repositories are found only once the descriptor verified
+            asyncio.run(self.reader.descriptor(load_public(publisher).sig))
 
     def get(self, cid: CID) -> bytes:
         return self.store.blocks.get(cid)
@@ -52,8 +57,9 @@ class Tree:
     def file(self, path: str) -> bytes:
         return asyncio.run(self.reader.file(path))
 
-    def envelope(self, repo: str) -> bytes:
-        return asyncio.run(self.reader.envelope(repo))
+    def envelope(self, repo: str, key: Path) -> bytes:
+        """The envelope of `repo`, found through the index of the org whose `key` file is given."""
+        return asyncio.run(self.reader.envelope(repo, load_keys(key)))
 
 
 @pytest.fixture
@@ -94,9 +100,9 @@ def test_private_repository_lifecycle(tmp_path, org):
     granted_root = state["tree"]["root"]
     assert state["tree"]["seq"] == first["seq"] + 1
 
-    tree = Tree(data, granted_root)
+    tree = Tree(data, granted_root, publisher=keys / "example.com.pub")
     envelope = tmp_path / "envelope.json"
-    envelope.write_bytes(tree.envelope(private_repo))
+    envelope.write_bytes(tree.envelope(private_repo, keys / "partner.org.key"))
 
     # the partner opens it and decrypts the private layer to the exact pushed bytes
     opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
@@ -135,33 +141,130 @@ def test_private_repository_lifecycle(tmp_path, org):
                              f"{private_repo}:{secret_tag}").stdout)["tree"]
     assert revoked["seq"] == state["tree"]["seq"] + 1
     after = tmp_path / "after.json"
-    after.write_bytes(Tree(data, revoked["root"]).envelope(private_repo))
+    revoked_tree = Tree(data, revoked["root"], publisher=keys / "example.com.pub")
+    after.write_bytes(revoked_tree.envelope(private_repo, keys / "example.com.key"))
+    with pytest.raises(LookupError):  # the revoked partner's index no longer lists it
+        revoked_tree.envelope(private_repo, keys / "partner.org.key")
     p = cli("open", "--key", str(keys / "partner.org.key"), "--publisher", str(keys / "example.com.pub"),
             "--repo", private_repo, str(after), check=False)
     assert p.returncode != 0 and "not a recipient" in p.stderr
     assert cli("grants", "--data", str(data), "--config", str(cfg), private_repo).stdout.split() == kids[:1]
 
-    # the privacy scan: every block of every tree published, and the DNS record
-    org_pub = json.loads((keys / "example.com.pub").read_text())
-    txt = f'v=sealedreg1; sig={org_pub["sig"]}; box={org_pub["box"]}'
+    # the privacy scan: every block of every tree published, every DNS record, every recipient's
+    # public key — and every function of public data that v1 exposed
     secrets = [MARKER, MARKER.lower(), private_repo, "secret-", secret_tag, priv.manifest_digest,
                priv.manifest_digest.split(":")[1], priv.layer_digests[0].split(":")[1],
                priv.config_digest.split(":")[1], layer["key"],
                base64.b64decode(layer["key"]).hex()]
     secret_bytes = [s.encode() for s in secrets] + [priv.manifest_bytes, priv.config_bytes,
                                                     base64.b64decode(layer["key"])]
-    walked = 0
-    for root_text in (first["root"], granted_root, revoked["root"]):
-        for path, cid, block in Tree(data, root_text).walk():
-            walked += 1
-            for needle in secret_bytes:
-                assert needle not in block, f"{needle[:40]!r} in block {cid} at {path}"
-                assert needle not in path.encode(), f"{needle[:40]!r} in the path {path}"
-    for needle in secrets:
-        assert needle not in txt
+    walked = privacy_scan(data, keys, [first["root"], granted_root, revoked["root"]], private_repo, secret_bytes)
     assert walked > 10
     # the public repository is in the clear, by design
     assert Tree(data, revoked["root"]).file("repos/example.com/public/tags/1.0").decode() == pub.manifest_digest
+
+
+ORGS = ("example.com", "partner.org", "stranger.net", "third.org")
+
+
+def public_record(keys: Path, org: str) -> str:
+    pub = json.loads((keys / f"{org}.pub").read_text())
+    return f'v=sealedreg1; sig={pub["sig"]}; box={pub["box"]}'
+
+
+def privacy_scan(data: Path, keys: Path, roots: list[str], private_repo: str, secret_bytes: list[bytes]) -> int:
+    """Walk every block of every tree in `roots` and look for the secrets and
+    for everything an outsider could compute from public data — the DNS
+    records and every organisation's public keys — that v1 exposed: the v1
+    envelope name of the repository, the kid of every key, and the recipients'
+    keys themselves. Returns how many blocks were read."""
+    computable = [v1_envelope_id("example.com", private_repo).encode()]
+    for org in ORGS:
+        if not (keys / f"{org}.pub").exists():
+            continue
+        box = load_public(keys / f"{org}.pub").box
+        computable += [kid(bytes(box)).encode(), kid(bytes(box))[:8].encode()]
+        if org != "example.com":  # the publisher's own keys are in its descriptor, by design
+            computable += [bytes(box), base64.b64encode(bytes(box)), json.loads((keys / f"{org}.pub").read_text())
+                           ["sig"].encode()]
+    records = [public_record(keys, org) for org in ORGS if (keys / f"{org}.pub").exists()]
+    walked = 0
+    for root_text in roots:
+        for path, cid, block in Tree(data, root_text).walk():
+            walked += 1
+            for needle in secret_bytes + computable:
+                assert needle not in block, f"{needle[:40]!r} in block {cid} at {path}"
+                assert needle not in path.encode(), f"{needle[:40]!r} in the path {path}"
+    for record in records:
+        for needle in secret_bytes:
+            assert needle not in record.encode()
+    return walked
+
+
+def test_envelope_sizes_do_not_tell_how_many_recipients(tmp_path, org):
+    """1 recipient (the organisation) and 3 (plus two partners) fall in one
+    stanza bucket: the envelopes are the same size, and so is every index."""
+    root, keys, cfg = org
+    cli("keygen", "--name", "third.org", "--keys", str(keys))
+    repo = "example.com/secret-count"
+    img = write_image(tmp_path / "img", layers=[4000], compresslevel=0, seed=51, tag="t")
+    data = tmp_path / "data"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/{repo}:1",
+                  debug=False)
+    alone = json.loads(cli("publish", "--data", str(data), "--config", str(cfg), "example.com").stdout)
+    for partner in ("partner.org", "third.org"):
+        cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / f"{partner}.pub"), repo)
+    three = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), f"{repo}:1").stdout)["tree"]
+    assert len(cli("grants", "--data", str(data), "--config", str(cfg), repo).stdout.split()) == 3
+    sizes = {}
+    for name, root_cid in (("alone", alone["root"]), ("three", three["root"])):
+        tree = Tree(data, root_cid, publisher=keys / "example.com.pub")
+        envelope = tree.envelope(repo, keys / "example.com.key")
+        indexes = asyncio.run(tree.reader.names("sealed/index"))
+        sizes[name] = (len(envelope), len(indexes),
+                       {len(tree.file(f"sealed/index/{n}")) for n in indexes})
+    assert sizes["alone"] == sizes["three"], sizes
+    assert sizes["alone"][1] == 8  # the index count is padded to its bucket too
+    privacy_scan(data, keys, [alone["root"], three["root"]], repo, [repo.encode(), img.manifest_digest.encode()])
+
+
+def test_keygen_rotate_reseals_and_countersigns(tmp_path, org):
+    root, keys, cfg = org
+    repo = "example.com/secret-rotate"
+    img = write_image(tmp_path / "img", layers=[3000], compresslevel=0, seed=61, tag="t")
+    data = tmp_path / "data"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/{repo}:1",
+                  debug=False)
+    cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"), repo)
+    before = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), f"{repo}:1").stdout)["tree"]
+    old_pub = tmp_path / "old.pub"
+    old_pub.write_bytes((keys / "example.com.pub").read_bytes())
+    out = cli("keygen", "--rotate", "--name", "example.com", "--keys", str(keys), "--data", str(data),
+              "--config", str(cfg)).stdout
+    new_record = public_record(keys, "example.com")
+    assert f'_sealedreg.example.com. IN TXT "{new_record}"' in out and "re-sealed example.com" in out
+    assert load_public(old_pub).sig != load_public(keys / "example.com.pub").sig
+    after = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), f"{repo}:1").stdout)["tree"]
+    assert after["seq"] == before["seq"] + 1
+    # a puller that trusts the old key follows it to the new one; the new key verifies it directly
+    tree = Tree(data, after["root"])
+    followed = asyncio.run(tree.reader.descriptor(load_public(old_pub).sig))
+    assert followed.rotated_from == json.loads(old_pub.read_text())["sig"] and followed.signer == \
+        json.loads((keys / "example.com.pub").read_text())["sig"]
+    assert asyncio.run(tree.reader.descriptor(load_public(keys / "example.com.pub").sig)).rotated_from is None
+    # the partner still opens it (sealed to its unchanged key, signed by the new one)
+    opened = asyncio.run(tree.reader.open_private(repo, [load_keys(keys / "partner.org.key")]))
+    assert opened is not None and opened.payload["tags"] == {"1": img.manifest_digest}
+    # the old tree, signed by the old key only, does not verify under the new one
+    from sealedreg.publish.descriptor import DescriptorError
+    with pytest.raises(DescriptorError, match="expected publisher"):
+        asyncio.run(Tree(data, before["root"]).reader.descriptor(load_public(keys / "example.com.pub").sig))
+    # and the registry keeps serving with the rotated keys
+    with run_registry(data, ["--config", str(cfg)]) as srv:
+        import httpx
+        assert httpx.get(f"{srv.url}/v2/{repo}/tags/list").json()["tags"] == ["1"]
 
 
 def test_private_needs_keys_and_secret(tmp_path):
@@ -206,23 +309,21 @@ def test_grant_by_domain_looks_the_key_up_in_dns(tmp_path, org):
                 "example.com/secret-x", check=False)
         assert p.returncode != 0 and "nobody.org" in p.stderr
     state = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), "example.com/secret-x:1").stdout)
-    tree = Tree(data, state["tree"]["root"])
+    tree = Tree(data, state["tree"]["root"], publisher=keys / "example.com.pub")
     envelope = tmp_path / "env.json"
-    envelope.write_bytes(tree.envelope("example.com/secret-x"))
+    envelope.write_bytes(tree.envelope("example.com/secret-x", keys / "partner.org.key"))
     opened = json.loads(cli("open", "--key", str(keys / "partner.org.key"), "--publisher",
                             str(keys / "example.com.pub"), "--repo", "example.com/secret-x", str(envelope)).stdout)
     assert opened["tags"] == {"1": img.manifest_digest}
     # and the namespace descriptor is signed by the organisation; the reader opens what was granted
     from sealedreg.publish.descriptor import DescriptorError
-    from sealedreg.publish.keyfiles import load_keys, load_public
 
     org_key = load_public(keys / "example.com.pub").sig
     desc = asyncio.run(tree.reader.descriptor(org_key))
     assert desc["ns"] == "example.com" and desc["seq"] == state["tree"]["seq"]
     with pytest.raises(DescriptorError):
         asyncio.run(tree.reader.descriptor(load_public(keys / "partner.org.pub").sig))
-    opened = asyncio.run(tree.reader.open_private("example.com/secret-x", publisher=org_key,
-                                                  recipient=load_keys(keys / "partner.org.key")))
+    opened = asyncio.run(tree.reader.open_private("example.com/secret-x", [load_keys(keys / "partner.org.key")]))
     assert opened.payload["tags"] == {"1": img.manifest_digest}
 
 

@@ -6,18 +6,37 @@ Sealing is randomised (DEK, nonce, sealed-box ephemeral keys), so the vector
 is one envelope made once, with the fixed keys that must open it. `failures`
 are envelopes (mostly that one, changed) that a reader opening the named
 repository as `as` must refuse, with the error it must give.
+
+sealedreg no longer writes v1 (it only reads it: docs/format.md §8.7), so the
+v1 writer lives here, as the format's reference.
 """
 
 import base64
 import json
+import os
 
-from nacl.public import PrivateKey
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
+from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
 
-from sealedreg.crypto.envelope import seal
-from sealedreg.crypto.keys import OrgKeys, b64
+from sealedreg.crypto.keys import OrgKeys, b64, kid
 from sealedreg.crypto.signed import canonical
-from sealedreg.publish.layout import envelope_id
+from sealedreg.publish.layout import v1_envelope_id as envelope_id
+
+
+def seal(payload: dict, *, namespace: str, envelope_id: str, seq: int, publisher: OrgKeys,
+         recipients: list[PublicKey]) -> bytes:
+    """A sealedreg-seal/v1 envelope: stanzas named by kid, sorted; no padding."""
+    dek = os.urandom(32)
+    stanzas = {kid(bytes(pk)): b64(SealedBox(pk).encrypt(dek)) for pk in recipients}
+    header = {"v": "sealedreg-seal/v1", "ns": namespace, "id": envelope_id, "seq": seq,
+              "publisher": "ed25519:" + b64(bytes(publisher.sig.verify_key)),
+              "recipients": [{"kid": k, "key": v} for k, v in sorted(stanzas.items())]}
+    nonce = os.urandom(24)
+    aad = canonical(header)
+    body = crypto_aead_xchacha20poly1305_ietf_encrypt(canonical(payload), aad, nonce, dek)
+    sig = publisher.sig.sign(aad + nonce + body).signature
+    return canonical({"header": header, "nonce": b64(nonce), "body": b64(body), "sig": b64(sig)})
 
 PUBLISHER = OrgKeys("example.com", SigningKey(bytes(range(32))), PrivateKey(bytes(range(32, 64))))
 RECIPIENT = OrgKeys("partner.org", SigningKey(bytes(range(64, 96))), PrivateKey(bytes(range(96, 128))))

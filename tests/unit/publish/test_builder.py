@@ -12,14 +12,13 @@ from sealedreg.publish.builder import (
     NamespaceSnapshot,
     PublicManifest,
     PublicTag,
-    SealedRepository,
     TreeBlob,
     TreeError,
     TreeState,
     build_tree,
 )
-from sealedreg.publish.reader import TreeReader
-from sealedreg.publish.sealing import PrivateRepository, SealedLayer
+from sealedreg.publish.reader import TreeReader, TreeReadError
+from sealedreg.publish.sealing import PrivateRepository, SealedLayer, SealedRepository
 from sealedreg.storage.unixfs import chunked, decode_directory
 
 ORG, PARTNER = OrgKeys.generate("example.com"), OrgKeys.generate("partner.org")
@@ -52,15 +51,17 @@ def snapshot(store, keys=ORG, grantees=()) -> NamespaceSnapshot:
 def test_tree_holds_what_the_snapshot_says(store):
     snap = snapshot(store, grantees=[PARTNER.box.public_key])
     built = run(build_tree(store, snap, None))
-    assert built.changed and built.seq == 1 and built.entries == 6
+    # blob, sealed blob, manifest, tag, one envelope, 8 indexes (2 recipients, padded), the descriptor
+    assert built.changed and built.seq == 1 and built.entries == 14
     reader = TreeReader(store.get_block, built.root, "example.com")
     assert run(reader.tag("example.com/app", "1.0")) == D1
     assert run(reader.manifest("example.com/app", D1)) == b'{"schemaVersion":2}'
     assert run(reader.descriptor(ORG.sig.verify_key))["seq"] == 1
     assert sorted(run(reader.names("sealed/blobs"))) == [snap.blobs[1].cid]
     assert run(reader.names(f"blobs/sha256/{'1' * 2}")) == ["1" * 64]
-    opened = run(reader.open_private("example.com/secret", publisher=ORG.sig.verify_key, recipient=PARTNER))
+    opened = run(reader.open_private("example.com/secret", [PARTNER]))
     assert opened.payload["tags"] == {"t": D1}
+    assert run(reader.open_private("example.com/secret", [OrgKeys.generate("stranger.net")])) is None
 
 
 def test_unchanged_content_is_not_rebuilt_and_seq_rises_on_change(store):
@@ -99,7 +100,27 @@ def test_the_descriptor_binds_the_tree_it_is_in(store):
     assert doc["content"] == {k: v for k, v in root_links.items() if k != layout.DESCRIPTOR}
 
 
-# -- the tree-v1 vector -----------------------------------------------------------
+def test_a_rotated_publisher_rebuilds_and_countersigns(store):
+    snap = snapshot(store)
+    first = run(build_tree(store, snap, None))
+    rotated = ORG.rotated()
+    snap.keys = rotated
+    again = run(build_tree(store, snap, TreeState(first.seq, first.root, first.state)))
+    assert again.changed and again.seq == 2
+    reader = TreeReader(store.get_block, again.root, "example.com")
+    doc = run(reader.descriptor(ORG.sig.verify_key))  # the old key still vouches for the new one
+    assert doc.rotated_from == ORG.public.sig_text and doc.signer == rotated.public.sig_text
+    assert run(reader.open_private("example.com/secret", [rotated])).payload["repo"] == "example.com/secret"
+    assert run(reader.open_private("example.com/secret", [ORG])) is None  # sealed to the new box key only
+
+
+def test_a_private_repository_needs_the_descriptor_verified_first(store):
+    built = run(build_tree(store, snapshot(store), None))
+    with pytest.raises(TreeReadError, match="verified"):
+        run(TreeReader(store.get_block, built.root, "example.com").open_private("example.com/secret", [ORG]))
+
+
+# -- the tree vectors -------------------------------------------------------------
 from pathlib import Path  # noqa: E402
 
 from nacl.public import PrivateKey  # noqa: E402
@@ -109,7 +130,8 @@ from sealedreg.crypto.convergent import derive_key, encrypt  # noqa: E402
 from sealedreg.crypto.keys import parse_tagged  # noqa: E402
 from sealedreg.publish.descriptor import DescriptorError, verify_descriptor  # noqa: E402
 
-TV = json.loads((Path(__file__).parents[2] / "vectors" / "tree-v1.json").read_text())
+TV = json.loads((Path(__file__).parents[2] / "vectors" / "tree-v2.json").read_text())
+TV1 = json.loads((Path(__file__).parents[2] / "vectors" / "tree-v1.json").read_text())
 TV_KEYS = OrgKeys(TV["namespace"], SigningKey(parse_tagged(TV["key"]["sig"], "ed25519")),
                   PrivateKey(parse_tagged(TV["key"]["box"], "x25519")))
 
@@ -139,6 +161,24 @@ def test_the_tree_vector_is_rebuilt_exactly(store):
 
 @pytest.mark.parametrize("failure", TV["descriptor_failures"], ids=[f["name"] for f in TV["descriptor_failures"]])
 def test_descriptor_failure_vectors_are_refused(failure):
+    with pytest.raises(DescriptorError, match=failure["error"]):
+        verify_descriptor(failure["descriptor"].encode(), TV_KEYS.sig.verify_key, failure["min_seq"],
+                          failure["namespace"])
+
+
+def test_the_frozen_v1_descriptor_still_verifies():
+    keys = OrgKeys(TV1["namespace"], SigningKey(parse_tagged(TV1["key"]["sig"], "ed25519")),
+                   PrivateKey(parse_tagged(TV1["key"]["box"], "x25519")))
+    doc = verify_descriptor(TV1["descriptor"].encode(), keys.sig.verify_key, namespace=TV1["namespace"])
+    assert doc.version == 1 and doc.seq == TV1["seq"] and doc.signer == keys.public.sig_text
+
+
+V1_STILL_REFUSED = [f for f in TV1["descriptor_failures"] if f["name"] != "another version"]
+"""Version 2 is now a version readers know: tree-v2.json refuses version 3 instead."""
+
+
+@pytest.mark.parametrize("failure", V1_STILL_REFUSED, ids=[f["name"] for f in V1_STILL_REFUSED])
+def test_v1_descriptor_failure_vectors_are_still_refused(failure):
     with pytest.raises(DescriptorError, match=failure["error"]):
         verify_descriptor(failure["descriptor"].encode(), TV_KEYS.sig.verify_key, failure["min_seq"],
                           failure["namespace"])

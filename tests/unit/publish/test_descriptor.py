@@ -1,10 +1,11 @@
 """`/sealedreg.json`: signed by the org, bound to its namespace, never rolled back."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from sealedreg.crypto.keys import OrgKeys
+from sealedreg.crypto.keys import OrgKeys, b64, parse_keys
 from sealedreg.crypto.signed import canonical, sign_document
 from sealedreg.publish.descriptor import DescriptorError, make_descriptor, verify_descriptor
 
@@ -15,11 +16,11 @@ def test_signed_descriptor_verifies_for_its_key_and_namespace():
     raw = make_descriptor("example.com", 4, ORG)
     doc = verify_descriptor(raw, ORG.sig.verify_key, min_seq=4, namespace="example.com")
     assert doc["ns"] == "example.com" and doc["seq"] == 4 and doc["pub"]["box"] == ORG.public.box_text
-    assert "sig" not in doc
+    assert "sig" not in doc.fields and doc.signer == ORG.public.sig_text and doc.rotated_from is None
 
 
 def test_unsigned_descriptor_without_keys():
-    assert json.loads(make_descriptor("example.com", 1)) == {"ns": "example.com", "seq": 1, "v": 1}
+    assert json.loads(make_descriptor("example.com", 1)) == {"ns": "example.com", "seq": 1, "v": 2}
     with pytest.raises(DescriptorError):
         verify_descriptor(make_descriptor("example.com", 1), ORG.sig.verify_key)
 
@@ -72,11 +73,11 @@ def test_expires_is_written_as_whole_seconds():
 
 def test_unsigned_descriptor_carries_expires():
     assert json.loads(make_descriptor("example.com", 1, expires=NOW)) == {"expires": NOW, "ns": "example.com",
-                                                                          "seq": 1, "v": 1}
+                                                                          "seq": 1, "v": 2}
 
 
 def test_without_now_expiry_is_not_checked():
-    assert "expires" not in verify_descriptor(make_descriptor("example.com", 1, ORG), ORG.sig.verify_key)
+    assert "expires" not in verify_descriptor(make_descriptor("example.com", 1, ORG), ORG.sig.verify_key).fields
     past = make_descriptor("example.com", 1, ORG, expires=1)
     assert verify_descriptor(past, ORG.sig.verify_key)["expires"] == 1
 
@@ -141,3 +142,129 @@ def test_expiry_is_checked_after_the_signature_and_seq():
         verify_descriptor(past, OTHER.sig.verify_key, now=NOW)
     with pytest.raises(DescriptorError, match="already seen"):
         verify_descriptor(past, ORG.sig.verify_key, min_seq=2, now=NOW)
+
+
+# -- version 2: key rotation (seal-v2.json) ---------------------------------------------
+V2 = json.loads((Path(__file__).parents[2] / "vectors" / "seal-v2.json").read_text())
+KEYS = {role: parse_keys(json.dumps(doc).encode(), "vector", role) for role, doc in V2["keys"].items()}
+
+
+def _verify(case: dict):
+    return verify_descriptor(case["descriptor"].encode(), KEYS[case["key"]].sig.verify_key, min_seq=case["min_seq"],
+                             namespace=case["namespace"], now=case["now"])
+
+
+@pytest.mark.parametrize("case", V2["descriptors"], ids=[c["name"] for c in V2["descriptors"]])
+def test_descriptor_vectors(case):
+    doc = _verify(case)
+    assert (doc.signer, doc.rotated_from) == (case["signer"], case["rotated_from"])
+    assert doc.version == 2 and doc.seq == json.loads(case["descriptor"])["seq"]
+    assert doc.box == json.loads(case["descriptor"])["pub"]["box"]
+
+
+def test_descriptor_vectors_are_made_by_make_descriptor():
+    """The vectors' bytes are what make_descriptor writes (Ed25519 is deterministic)."""
+    rotated = KEYS["rotated"]
+    for case in V2["descriptors"]:
+        fields = json.loads(case["descriptor"])
+        keys = rotated if "prev" in fields else KEYS["publisher"]
+        assert make_descriptor(fields["ns"], fields["seq"], keys, expires=fields["expires"],
+                               content=fields["content"]).decode() == case["descriptor"]
+
+
+@pytest.mark.parametrize("failure", V2["descriptor_failures"], ids=[f["name"] for f in V2["descriptor_failures"]])
+def test_descriptor_failure_vectors(failure):
+    with pytest.raises(DescriptorError, match=failure["error"]):
+        _verify(failure)
+
+
+def test_the_rotated_keys_remember_the_old_ones():
+    rotated = KEYS["rotated"]
+    assert rotated.previous is not None
+    assert rotated.previous.public.sig_text == KEYS["publisher"].public.sig_text
+    assert rotated.box_keys() == [rotated.box, KEYS["publisher"].box]
+
+
+NEW = ORG.rotated()
+
+
+def test_a_rotation_is_followed_from_the_old_key():
+    raw = make_descriptor("example.com", 5, NEW, expires=NOW + 60)
+    doc = verify_descriptor(raw, ORG.sig.verify_key, min_seq=5, namespace="example.com", now=NOW)
+    assert doc.signer == NEW.public.sig_text and doc.rotated_from == ORG.public.sig_text
+    assert doc["prev"] == {"sig": ORG.public.sig_text} and doc.box == NEW.public.box_text
+    assert "sig" not in doc.fields and "prev_sig" not in doc.fields
+
+
+def test_a_rotation_verifies_plainly_under_the_new_key():
+    doc = verify_descriptor(make_descriptor("example.com", 5, NEW), NEW.sig.verify_key)
+    assert doc.signer == NEW.public.sig_text and doc.rotated_from is None
+
+
+def test_after_a_rotation_the_old_key_alone_is_not_enough():
+    """Whoever still holds the old key cannot publish to readers that moved to the new one."""
+    with pytest.raises(DescriptorError, match="expected publisher"):
+        verify_descriptor(make_descriptor("example.com", 6, ORG), NEW.sig.verify_key)
+
+
+def test_a_rotation_needs_both_signatures():
+    doc = json.loads(make_descriptor("example.com", 5, NEW))
+    for name in ("sig", "prev_sig"):
+        with pytest.raises(DescriptorError, match="rotation both"):
+            verify_descriptor(canonical({k: v for k, v in doc.items() if k != name}), ORG.sig.verify_key)
+
+
+def test_a_rotation_cannot_be_redirected():
+    """Changing the new key named (to one the attacker holds) breaks the old key's countersignature."""
+    doc = json.loads(make_descriptor("example.com", 5, NEW))
+    doc["pub"] = {"sig": OTHER.public.sig_text, "box": OTHER.public.box_text}
+    fields = {k: v for k, v in doc.items() if k not in ("sig", "prev_sig")}
+    doc["sig"] = b64(OTHER.sig.sign(canonical(fields)).signature)
+    with pytest.raises(DescriptorError, match="rotation both"):
+        verify_descriptor(canonical(doc), ORG.sig.verify_key)
+
+
+def test_a_rotation_is_checked_for_seq_and_expiry_like_any_descriptor():
+    raw = make_descriptor("example.com", 5, NEW, expires=NOW)
+    with pytest.raises(DescriptorError, match="already seen"):
+        verify_descriptor(raw, ORG.sig.verify_key, min_seq=6)
+    with pytest.raises(DescriptorError, match="expired"):
+        verify_descriptor(raw, ORG.sig.verify_key, now=NOW)
+
+
+def test_a_v2_descriptor_must_name_its_signer():
+    fields = {"v": 2, "ns": "example.com", "seq": 1, "pub": {"sig": OTHER.public.sig_text,
+                                                              "box": OTHER.public.box_text}}
+    with pytest.raises(DescriptorError, match="names another key"):
+        verify_descriptor(sign_document(fields, ORG.sig), ORG.sig.verify_key)
+
+
+def test_a_version_1_descriptor_still_verifies():
+    """Trees published before v2 carry "v": 1 descriptors, signed the same way."""
+    fields = {"v": 1, "ns": "example.com", "seq": 3, "expires": NOW + 60,
+              "pub": {"sig": ORG.public.sig_text, "box": ORG.public.box_text}}
+    doc = verify_descriptor(sign_document(fields, ORG.sig), ORG.sig.verify_key, min_seq=3, namespace="example.com",
+                            now=NOW)
+    assert doc.version == 1 and doc.seq == 3 and doc.signer == ORG.public.sig_text and doc.rotated_from is None
+    with pytest.raises(DescriptorError, match="expected publisher"):
+        verify_descriptor(sign_document(fields, ORG.sig), OTHER.sig.verify_key)
+
+
+@pytest.mark.parametrize("version", [0, 3, "2", None])
+def test_other_versions_are_refused(version):
+    fields = {"v": version, "ns": "example.com", "seq": 1,
+              "pub": {"sig": ORG.public.sig_text, "box": ORG.public.box_text}}
+    with pytest.raises(DescriptorError, match="not a version"):
+        verify_descriptor(sign_document(fields, ORG.sig), ORG.sig.verify_key)
+
+
+@pytest.mark.parametrize("version", [True, 1.0, 2.0, "2"])
+def test_a_version_that_only_compares_equal_to_a_known_one_is_refused(version):
+    fields = {k: v for k, v in json.loads(make_descriptor("example.com", 1, ORG)).items() if k != "sig"}
+    with pytest.raises(DescriptorError, match="version"):
+        verify_descriptor(sign_document({**fields, "v": version}, ORG.sig), ORG.sig.verify_key)
+
+
+def test_a_verified_descriptor_answers_membership():
+    doc = verify_descriptor(make_descriptor("example.com", 1, ORG), ORG.sig.verify_key)
+    assert "seq" in doc and "expires" not in doc

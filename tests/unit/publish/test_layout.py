@@ -13,9 +13,14 @@ def test_paths():
     assert layout.DESCRIPTOR == "sealedreg.json"
 
 
-def test_envelope_names_hide_the_repository():
-    a = layout.envelope_id("example.com", "example.com/a")
-    assert len(a) == 64 and a != layout.envelope_id("example.com", "example.com/b")
-    assert a != layout.envelope_id("example.org", "example.com/a")
-    path = layout.envelope_path("example.com", "example.com/a")
-    assert path == f"sealed/{a}.json" and "example" not in path
+def test_v2_envelope_names_are_random_and_index_paths_are_given():
+    a, b = layout.new_envelope_id(), layout.new_envelope_id()
+    assert len(a) == 64 and a != b and int(a, 16) >= 0
+    assert layout.envelope_path(a) == f"sealed/{a}.json"
+    assert layout.index_path("ab" * 32) == "sealed/index/" + "ab" * 32
+
+
+def test_v1_envelope_names_are_the_unkeyed_hash_v1_readers_compute():
+    a = layout.v1_envelope_id("example.com", "example.com/a")
+    assert len(a) == 64 and a != layout.v1_envelope_id("example.com", "example.com/b")
+    assert a != layout.v1_envelope_id("example.org", "example.com/a")

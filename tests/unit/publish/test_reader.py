@@ -63,9 +63,11 @@ def test_trust_comes_from_the_callers_key(tree):
         run(TreeReader(store.get_block, built.root, "example.com").descriptor(ORG.sig.verify_key, min_seq=2))
     with pytest.raises(DescriptorError, match="not 'other.org'"):
         run(TreeReader(store.get_block, built.root, "other.org").descriptor(ORG.sig.verify_key))
-    with pytest.raises(TreeReadError):  # no envelope for a repository that is not private here
-        run(TreeReader(store.get_block, built.root, "example.com").open_private(
-            "example.com/app", publisher=ORG.sig.verify_key, recipient=ORG))
+    reader = TreeReader(store.get_block, built.root, "example.com")
+    run(reader.descriptor(ORG.sig.verify_key))
+    assert run(reader.open_private("example.com/app", [ORG])) is None  # not private here: no envelope
+    with pytest.raises(TreeReadError):
+        run(reader.envelope("example.com/app", ORG))
 
 
 def test_an_unchanged_rebuild_reads_the_same(tree):

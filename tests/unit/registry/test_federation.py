@@ -655,11 +655,13 @@ def test_an_envelope_moved_to_another_repositorys_place_is_refused(world):
     async def go():
         tree = await publish(world.remote)
         reader = TreeReader(world.remote.get_block, tree.root, NS)
-        envelope = await reader.envelope(SECRET)
+        await reader.descriptor(PUB.sig.verify_key)
+        envelope = await reader.envelope(SECRET, PUB)
         descriptor = await reader.file(layout.DESCRIPTOR)
         blocks = []
         entries = [file_entry(layout.DESCRIPTOR, descriptor, lambda c, b: blocks.append((c, b))),
-                   file_entry(layout.envelope_path(NS, f"{NS}/other"), envelope, lambda c, b: blocks.append((c, b)))]
+                   file_entry(layout.envelope_path(layout.new_envelope_id()), envelope,
+                              lambda c, b: blocks.append((c, b)))]
         root = build_directories(entries, lambda c, b: blocks.append((c, b)))
         for cid, block in blocks:
             await world.remote.put_block(str(cid), block)
@@ -693,8 +695,13 @@ def test_an_older_envelope_beside_the_current_descriptor_is_refused(world):
         old = await publish(world.remote, private_tags={"v1": sha256(PRIVATE_MANIFEST), "old": sha256(PRIVATE_MANIFEST)})
         current = await publish(world.remote, previous=old)
         assert current.seq == 2
-        old_envelope = await TreeReader(world.remote.get_block, old.root, NS).envelope(SECRET)
-        root = await spliced_tree(world.remote, current, {layout.envelope_path(NS, SECRET): old_envelope})
+        old_reader = TreeReader(world.remote.get_block, old.root, NS)
+        await old_reader.descriptor(PUB.sig.verify_key)
+        current_reader = TreeReader(world.remote.get_block, current.root, NS)
+        await current_reader.descriptor(PUB.sig.verify_key)
+        (entry,) = await current_reader.private_entries(PUB)
+        root = await spliced_tree(world.remote, current, {layout.envelope_path(entry.envelope):
+                                                          await old_reader.envelope(SECRET, PUB)})
         fed = world.federation(root)
         # the descriptor is genuine and current, but it signs the tree's content: the splice
         # is refused at once (and, were it not, the envelope's seq is below the tree's)
@@ -728,12 +735,12 @@ def test_report_of_a_good_tree(world):
         assert out["verified"] and out["seq"] == 1 and out["expires"] == tree.expires and out["root"] == tree.root
         assert out["dnslink"] == f"/ipfs/{tree.root}" and out["hints"] == {"ipfsnode": [], "gateway": [GW]}
         assert out["keys"]["sig"] == PUB.public.sig_text and "error" not in out
-        assert out["private"] == [{"envelope": layout.envelope_id(NS, SECRET), "repo": SECRET, "opens": True,
-                                   "key": PARTNER.name}]
+        (listed,) = out["private"]
+        assert listed == {"envelope": listed["envelope"], "repo": SECRET, "opens": True, "key": PARTNER.name}
+        assert out["sealed"] == 1 and out["format"] == 2 and out["signer"] == PUB.public.sig_text
         assert await world.index.seen_seq(NS, PUB.public.sig_text) == 0  # diagnostic: raises no seen seq
         stranger = await world.federation(tree.root, keys=(STRANGER,)).report(NS)
-        assert stranger["verified"] and stranger["private"] == [{"envelope": layout.envelope_id(NS, SECRET),
-                                                                 "opens": False}]
+        assert stranger["verified"] and stranger["private"] == [] and stranger["sealed"] == 1
 
     run(go())
 
@@ -775,5 +782,74 @@ def test_report_says_why_when_blocks_never_come(world):
         world.fetcher.block = hang  # type: ignore[method-assign]
         out = await world.federation(tree.root, timeout=0.05).report(NS)
         assert out["error"] == "cannot read the tree: no answer in time"
+
+    run(go())
+
+
+# -- the publisher rotates its keys -------------------------------------------------------
+ROTATED = PUB.rotated()
+
+
+def test_a_puller_that_knew_the_old_key_follows_the_rotation(world):
+    async def go():
+        before = await publish(world.remote)
+        await world.federation(before.root).mount(NS)
+        after = await publish(world.remote, previous=before, keys=ROTATED)
+        assert after.seq == before.seq + 1
+        fed = world.federation(after.root)  # DNS still names the old key
+        mounted = await fed.mount(NS)
+        assert mounted.descriptor.signer == ROTATED.public.sig_text
+        assert mounted.descriptor.rotated_from == PUB.public.sig_text
+        assert await world.index.successor(NS, PUB.public.sig_text) == ROTATED.public.sig_text
+        assert await world.index.seen_seq(NS, ROTATED.public.sig_text) == after.seq
+        assert await fed.list_tags(SECRET, None, None) == ["v1"]  # sealed to PARTNER, signed by the new key
+        # DNS catches up: the new key is trusted directly
+        assert (await world.federation(found=discovery(after.root, keys=ROTATED)).mount(NS)).seq == after.seq
+
+    run(go())
+
+
+def test_after_a_rotation_a_tree_signed_only_by_the_old_key_is_refused(world):
+    async def go():
+        before = await publish(world.remote)
+        after = await publish(world.remote, previous=before, keys=ROTATED)
+        await world.federation(after.root).mount(NS)  # followed
+        # whoever holds the old key signs a newer-looking tree with it alone
+        stale = await publish(world.remote, previous=after, keys=PUB, private_tags={"evil": sha256(MANIFEST)})
+        assert stale.seq > after.seq
+        with pytest.raises(NameUnknown, match="rotated away from"):
+            await world.federation(stale.root).mount(NS)
+        assert await world.index.seen_seq(NS, ROTATED.public.sig_text) == after.seq  # nothing from the stale tree
+
+    run(go())
+
+
+def test_a_puller_that_never_saw_the_rotation_still_trusts_dns(world):
+    async def go():
+        before = await publish(world.remote)
+        after = await publish(world.remote, previous=before, keys=ROTATED)
+        # first contact: DNS names the new key; the countersignature is not needed
+        mounted = await world.federation(found=discovery(after.root, keys=ROTATED)).mount(NS)
+        assert mounted.descriptor.rotated_from is None and await world.index.successor(NS, PUB.public.sig_text) is None
+
+    run(go())
+
+
+def test_a_rotation_not_countersigned_by_the_trusted_key_is_refused(world):
+    async def go():
+        mallory = OrgKeys(NS, STRANGER.sig, STRANGER.box, previous=OrgKeys(NS, STRANGER.sig, STRANGER.box))
+        forged = await publish(world.remote, keys=mallory)  # claims a rotation, signed by the wrong old key
+        with pytest.raises(NameUnknown, match="expected publisher"):
+            await world.federation(found=discovery(forged.root, keys=PUB)).mount(NS)
+        assert await world.index.successor(NS, PUB.public.sig_text) is None
+
+    run(go())
+
+
+def test_a_recipient_that_rotated_still_opens_with_its_previous_key(world):
+    async def go():
+        tree = await publish(world.remote)  # sealed to PARTNER's old box key
+        fed = world.federation(tree.root, keys=(PARTNER.rotated(),))
+        assert await fed.list_tags(SECRET, None, None) == ["v1"]
 
     run(go())

@@ -1,12 +1,15 @@
-"""Regenerate tests/vectors/tree-v1.json (only when the tree format changes).
+"""Regenerate tests/vectors/tree-v2.json (only when the tree format changes).
 
-    python -m tests.vectors.make_tree_v1 > tests/vectors/tree-v1.json
+    python -m tests.vectors.make_tree_v2 > tests/vectors/tree-v2.json
+
+(tests/vectors/tree-v1.json, made by this script's version-1 ancestor, is
+kept frozen: version 1 descriptors must still verify.)
 
 A namespace tree built from fixed inputs (docs/format.md §6): one public blob
 (the ciphertext of `blob_plain_hex` in the global domain), one public manifest
 and its tag, signed by fixed keys. Building it again must give `root`, the
 same `descriptor` bytes and the same CID at every path. Private envelopes are
-randomised and pinned by seal-v1.json instead. `descriptor_failures` must be
+randomised and pinned by seal-v2.json instead. `descriptor_failures` must be
 refused when verified with `key`, for `namespace`, after `min_seq` was seen.
 """
 
@@ -77,7 +80,7 @@ def descriptor_failures() -> list[dict]:
         case("not canonical JSON", json.dumps(good, indent=1).encode(), "canonical"),
         case("for another namespace", make_descriptor("other.net", 1, KEYS), "not 'example.com'"),
         case("older than one already seen", make_descriptor(NAMESPACE, 1, KEYS), "already seen", min_seq=2),
-        case("another version", sign_document({**fields, "v": 2}, KEYS.sig), "version 1"),
+        case("another version", sign_document({**fields, "v": 3}, KEYS.sig), "version 2"),
         case("not JSON", b"sealedreg", "not JSON"),
     ]
 
