@@ -201,17 +201,23 @@ def privacy_scan(data: Path, keys: Path, roots: list[str], private_repo: str, se
     return walked
 
 
+def push_one(tmp_path: Path, cfg: Path, repo: str, seed: int):
+    """A one-layer image pushed as `repo:1` to a registry that is stopped again; (image, data dir)."""
+    img = write_image(tmp_path / "img", layers=[4000], compresslevel=0, seed=seed, tag="t")
+    data = tmp_path / "data"
+    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/{repo}:1",
+                  debug=False)
+    return img, data
+
+
 def test_envelope_sizes_do_not_tell_how_many_recipients(tmp_path, org):
     """1 recipient (the organisation) and 3 (plus two partners) fall in one
     stanza bucket: the envelopes are the same size, and so is every index."""
     root, keys, cfg = org
     cli("keygen", "--name", "third.org", "--keys", str(keys))
     repo = "example.com/secret-count"
-    img = write_image(tmp_path / "img", layers=[4000], compresslevel=0, seed=51, tag="t")
-    data = tmp_path / "data"
-    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
-        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/{repo}:1",
-                  debug=False)
+    img, data = push_one(tmp_path, cfg, repo, seed=51)
     alone = json.loads(cli("publish", "--data", str(data), "--config", str(cfg), "example.com").stdout)
     for partner in ("partner.org", "third.org"):
         cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / f"{partner}.pub"), repo)
@@ -232,11 +238,7 @@ def test_envelope_sizes_do_not_tell_how_many_recipients(tmp_path, org):
 def test_keygen_rotate_reseals_and_countersigns(tmp_path, org):
     root, keys, cfg = org
     repo = "example.com/secret-rotate"
-    img = write_image(tmp_path / "img", layers=[3000], compresslevel=0, seed=61, tag="t")
-    data = tmp_path / "data"
-    with run_registry(data, ["--config", str(cfg)]) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
-        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/{repo}:1",
-                  debug=False)
+    img, data = push_one(tmp_path, cfg, repo, seed=61)
     cli("grant", "--data", str(data), "--config", str(cfg), "--recipient", str(keys / "partner.org.pub"), repo)
     before = json.loads(cli("inspect", "--data", str(data), "--config", str(cfg), f"{repo}:1").stdout)["tree"]
     old_pub = tmp_path / "old.pub"
