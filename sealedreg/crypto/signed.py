@@ -3,8 +3,9 @@ in sealedreg is made over (docs/format.md §8).
 
 `canonical(x)` is JSON with sorted keys, no whitespace, UTF-8. A signed
 document is `canonical(fields ∪ {"sig": b64(Ed25519(canonical(fields)))})`;
-a reader refuses any other encoding of it, so one document has exactly one
-byte form (and one CID).
+a reader (`load_canonical`, then the document's own checks: the descriptor
+verifies one or two signatures, docs/format.md §8.6) refuses any other
+encoding of it, so one document has exactly one byte form (and one CID).
 """
 
 from __future__ import annotations
@@ -48,17 +49,3 @@ def sign_document(fields: dict, key: SigningKey) -> bytes:
         raise ValueError("a document to sign must not already carry `sig`")
     sig = key.sign(canonical(fields)).signature
     return canonical({**fields, "sig": base64.b64encode(sig).decode()})
-
-
-def verify_document(raw: bytes, key: VerifyKey, what: str) -> dict:
-    """The fields of a document signed by `key` (without `sig`); SignatureError otherwise."""
-    doc = load_canonical(raw, what)
-    sig_text = doc.pop("sig", None)
-    try:
-        sig = base64.b64decode(sig_text, validate=True) if isinstance(sig_text, str) else b""
-        if len(sig) != 64:
-            raise ValueError
-        key.verify(canonical(doc), sig)
-    except (ValueError, binascii.Error, BadSignatureError):
-        raise SignatureError(f"{what} is not signed by the expected publisher") from None
-    return doc

@@ -1,11 +1,12 @@
 """Signed JSON documents: one byte form, one signer."""
 
-import json
+import base64
 
 import pytest
+from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey
 
-from sealedreg.crypto.signed import SignatureError, canonical, load_canonical, sign_document, verify_document
+from sealedreg.crypto.signed import SignatureError, canonical, load_canonical, sign_document
 
 KEY, OTHER = SigningKey(bytes(32)), SigningKey(bytes(range(32)))
 
@@ -14,11 +15,13 @@ def test_canonical_is_sorted_compact_utf8():
     assert canonical({"b": 1, "a": [1, {"d": "é", "c": None}]}) == '{"a":[1,{"c":null,"d":"é"}],"b":1}'.encode()
 
 
-def test_sign_and_verify():
+def test_a_signed_document_is_its_fields_plus_a_signature_over_their_canonical_form():
     raw = sign_document({"ns": "example.com", "seq": 3}, KEY)
-    assert verify_document(raw, KEY.verify_key, "doc") == {"ns": "example.com", "seq": 3}
-    with pytest.raises(SignatureError, match="expected publisher"):
-        verify_document(raw, OTHER.verify_key, "doc")
+    doc = load_canonical(raw, "doc")
+    sig = base64.b64decode(doc.pop("sig"))
+    KEY.verify_key.verify(canonical(doc), sig)
+    with pytest.raises(BadSignatureError):
+        OTHER.verify_key.verify(canonical(doc), sig)
     with pytest.raises(ValueError):
         sign_document({"sig": "already"}, KEY)
 
@@ -33,10 +36,3 @@ def test_sign_and_verify():
 def test_load_canonical_refuses(raw, error):
     with pytest.raises(SignatureError, match=error):
         load_canonical(raw, "doc")
-
-
-def test_a_signature_that_is_not_64_bytes_or_not_base64_is_refused():
-    doc = json.loads(sign_document({"a": 1}, KEY))
-    for bad in ("AAAA", "!!!", 7):
-        with pytest.raises(SignatureError):
-            verify_document(canonical({**doc, "sig": bad}), KEY.verify_key, "doc")

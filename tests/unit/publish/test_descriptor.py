@@ -268,3 +268,10 @@ def test_a_version_that_only_compares_equal_to_a_known_one_is_refused(version):
 def test_a_verified_descriptor_answers_membership():
     doc = verify_descriptor(make_descriptor("example.com", 1, ORG), ORG.sig.verify_key)
     assert "seq" in doc and "expires" not in doc
+
+
+@pytest.mark.parametrize("bad", ["AAAA", "!!!", 7, None])
+def test_a_signature_that_is_not_64_bytes_of_base64_is_refused(bad):
+    doc = json.loads(make_descriptor("example.com", 1, ORG))
+    with pytest.raises(DescriptorError, match="expected publisher"):
+        verify_descriptor(canonical({**doc, "sig": bad}), ORG.sig.verify_key)
