@@ -8,6 +8,7 @@ a flag).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -19,7 +20,17 @@ from sealedreg.datadir import TOKEN_KEY, USERS_FILE
 
 
 class ConfigError(ValueError):
-    """A bad option: the message names it and says what is wrong."""
+    """A bad option: the message names it and says what is wrong.
+
+    `key` is where the option sits in the TOML file, when known: a path such
+    as ("gc_grace",), ("namespaces", "example.com", "keys") or ("acl", 0,
+    "actions") (`key_line` finds its line); `line` is the line of a TOML
+    syntax error."""
+
+    def __init__(self, message: str, key: tuple[str | int, ...] | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.line = line
 
 
 @dataclass
@@ -65,6 +76,11 @@ class Config:
     tsig_key: Path | None = None  # TSIG key file for RFC 2136 updates to dns_server
     dns_ttl: int = 300  # TTL of the records publish writes (and of IPNS records)
     tree_lifetime: float = 7 * 86400.0  # how long a published descriptor stays valid
+    # Operating it (docs/operations.md).
+    gc_interval: float = 0.0  # seconds between background garbage collections; 0: off (run `sealedreg gc`)
+    gc_grace: float = 3600.0  # content stored or linked this recently is never collected (pushes in progress)
+    log_format: str = "text"  # "text", or "json": one JSON object per line
+    metrics_listen: str = ""  # HOST:PORT of a separate /metrics listener; empty: the main one, loopback callers only
 
     @property
     def users_path(self) -> Path:
@@ -112,48 +128,49 @@ _ACL_ACTIONS = ("pull", "push", "delete")
 _TOML_ONLY = ("namespaces", "groups", "acl")
 
 
-def _strings(where: str, value: Any) -> list[str]:
+def _strings(where: str, value: Any, key: tuple[str | int, ...] | None = None) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: expected a string or a list of strings")
+        raise ConfigError(f"{where}: expected a string or a list of strings", key)
     return list(value)
 
 
 def _acl(raw: Any) -> list[AclRule]:
     if not isinstance(raw, list):
-        raise ConfigError("acl: expected an array of tables ([[acl]])")
+        raise ConfigError("acl: expected an array of tables ([[acl]])", ("acl",))
     rules = []
     for i, table in enumerate(raw):
         where = f"acl[{i}]"
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: expected a table")
+            raise ConfigError(f"{where}: expected a table", ("acl", i))
         unknown = set(table) - _ACL_KEYS
         if unknown:
-            raise ConfigError(f"{where}: unknown option {sorted(unknown)[0]!r}")
-        repos = _strings(f"{where}.repositories", table.get("repositories", []))
-        for ns in _strings(f"{where}.namespaces", table.get("namespaces", [])):
+            bad_key = sorted(unknown)[0]
+            raise ConfigError(f"{where}: unknown option {bad_key!r}", ("acl", i, bad_key))
+        repos = _strings(f"{where}.repositories", table.get("repositories", []), ("acl", i, "repositories"))
+        for ns in _strings(f"{where}.namespaces", table.get("namespaces", []), ("acl", i, "namespaces")):
             repos += [ns, f"{ns}/**"]
         if not repos:
-            raise ConfigError(f"{where}: name the repositories (globs) or namespaces it applies to")
-        actions = _strings(f"{where}.actions", table.get("actions", []))
+            raise ConfigError(f"{where}: name the repositories (globs) or namespaces it applies to", ("acl", i))
+        actions = _strings(f"{where}.actions", table.get("actions", []), ("acl", i, "actions"))
         if "*" in actions:
             actions = list(_ACL_ACTIONS)
         bad = [a for a in actions if a not in _ACL_ACTIONS]
         if bad or not actions:
-            raise ConfigError(f"{where}.actions: expected some of {', '.join(_ACL_ACTIONS)}")
-        users = _strings(f"{where}.users", table.get("users", []))
-        groups = _strings(f"{where}.groups", table.get("groups", []))
+            raise ConfigError(f"{where}.actions: expected some of {', '.join(_ACL_ACTIONS)}", ("acl", i, "actions"))
+        users = _strings(f"{where}.users", table.get("users", []), ("acl", i, "users"))
+        groups = _strings(f"{where}.groups", table.get("groups", []), ("acl", i, "groups"))
         if not users and not groups:
-            raise ConfigError(f"{where}: name the users or groups it applies to")
+            raise ConfigError(f"{where}: name the users or groups it applies to", ("acl", i))
         rules.append(AclRule(repos, actions, users, groups))
     return rules
 
 
 def _groups(raw: Any) -> dict[str, list[str]]:
     if not isinstance(raw, dict):
-        raise ConfigError("groups: expected a table of group = [user, ...]")
-    return {name: _strings(f"groups.{name}", members) for name, members in raw.items()}
+        raise ConfigError("groups: expected a table of group = [user, ...]", ("groups",))
+    return {name: _strings(f"groups.{name}", members, ("groups", name)) for name, members in raw.items()}
 
 
 def _anonymous_pull(value: Any) -> list[str]:
@@ -173,30 +190,37 @@ _NAMESPACE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
 
 def _namespaces(raw: Any, base: Path) -> dict[str, NamespaceConfig]:
     if not isinstance(raw, dict):
-        raise ConfigError("namespaces: expected a table of namespaces")
+        raise ConfigError("namespaces: expected a table of namespaces", ("namespaces",))
     out = {}
     for ns, table in raw.items():
         if not _NAMESPACE.fullmatch(ns):
-            raise ConfigError(f"namespaces: {ns!r} is not a namespace (one repository-name component)")
+            raise ConfigError(f"namespaces: {ns!r} is not a namespace (one repository-name component)",
+                              ("namespaces", ns))
         if not isinstance(table, dict):
-            raise ConfigError(f"namespaces.{ns}: expected a table")
+            raise ConfigError(f"namespaces.{ns}: expected a table", ("namespaces", ns))
         unknown = set(table) - _NAMESPACE_KEYS
         if unknown:
-            raise ConfigError(f"namespaces.{ns}: unknown option {sorted(unknown)[0]!r}")
+            bad_key = sorted(unknown)[0]
+            raise ConfigError(f"namespaces.{ns}: unknown option {bad_key!r}", ("namespaces", ns, bad_key))
+        for name in ("org_secret", "keys"):
+            if name in table and not isinstance(table[name], str):
+                raise ConfigError(f"namespaces.{ns}.{name}: expected a file name", ("namespaces", ns, name))
         secret, keys = table.get("org_secret"), table.get("keys")
         private = table.get("private", [])
         if isinstance(private, str):
             private = [private]
         if not isinstance(private, list) or not all(isinstance(p, str) and p for p in private):
-            raise ConfigError(f"namespaces.{ns}.private: expected a list of repository globs")
+            raise ConfigError(f"namespaces.{ns}.private: expected a list of repository globs",
+                              ("namespaces", ns, "private"))
         layers = table.get("layers", "org")
         if layers not in ("org", "auto"):
-            raise ConfigError(f"namespaces.{ns}.layers: expected \"org\" or \"auto\"")
+            raise ConfigError(f"namespaces.{ns}.layers: expected \"org\" or \"auto\"", ("namespaces", ns, "layers"))
         nsc = NamespaceConfig(org_secret=(base / Path(secret).expanduser()) if secret else None,
                               keys=(base / Path(keys).expanduser()) if keys else None,
                               private=private, layers=layers)
         if nsc.private and not (nsc.org_secret and nsc.keys):
-            raise ConfigError(f"namespaces.{ns}: private repositories need both org_secret and keys")
+            raise ConfigError(f"namespaces.{ns}: private repositories need both org_secret and keys",
+                              ("namespaces", ns, "private"))
         out[ns] = nsc
     return out
 
@@ -217,6 +241,7 @@ def _federate(value: Any) -> list[str]:
     return [v.lower() for v in _strings("federate", value)]
 
 
+_INT_SECONDS = {"dns_ttl"}  # whole seconds; the float options are seconds too
 _SPECIAL = {"anonymous_pull": _anonymous_pull, "groups": _groups, "acl": _acl, "federate": _federate}
 
 
@@ -235,9 +260,16 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError(value)
         if kind is Path:
             return Path(value).expanduser()
+        if kind is float and isinstance(value, str):  # every float option is seconds: "15m" reads
+            return parse_duration(value)
+        if name in _INT_SECONDS and isinstance(value, str):
+            seconds = parse_duration(value)
+            if seconds != int(seconds):
+                raise ValueError(value)
+            return int(seconds)
         return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: invalid value {value!r}") from None
+    except (TypeError, ValueError):  # ConfigError too: parse_duration's
+        raise ConfigError(f"{name}: invalid value {value!r}", (name,)) from None
 
 
 def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
@@ -245,15 +277,20 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
     values: dict[str, Any] = {}
     if config_file is not None:
         try:
-            raw = tomllib.loads(config_file.read_text())
+            text = config_file.read_text(encoding="utf-8")
+            raw = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigError(f"config file {config_file} not found") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {config_file}: not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {config_file}: {exc}") from None
+            where = re.search(r"at line (\d+)", str(exc))
+            line = int(where.group(1)) if where else len(text.rstrip("\n").split("\n"))  # at end of document
+            raise ConfigError(f"config file {config_file}: {exc}", line=line) from None
         for key, value in raw.items():
             name = key.replace("-", "_")
             if name not in _FIELDS:
-                raise ConfigError(f"config file {config_file}: unknown option {key!r}")
+                raise ConfigError(f"config file {config_file}: unknown option {key!r}", (key,))
             if name == "namespaces":
                 values[name] = _namespaces(value, config_file.parent)
             elif name in _SPECIAL:
@@ -286,7 +323,8 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError(f"auth: unknown mode {config.auth!r} (available: none, token, basic)")
     if config.token_lifetime < 60 or config.refresh_token_lifetime < 60:
         # The token spec: a token should never be handed out with under 60 s to live.
-        raise ConfigError("token_lifetime, refresh_token_lifetime: must be at least 60 seconds")
+        raise ConfigError("token_lifetime, refresh_token_lifetime: must be at least 60 seconds",
+                          ("token_lifetime",) if config.token_lifetime < 60 else ("refresh_token_lifetime",))
     if not config.auth_service or '"' in config.auth_service or '"' in config.auth_realm:
         raise ConfigError("auth_service, auth_realm: must be non-empty and free of double quotes")
     if config.max_blob_size < 0:
@@ -298,7 +336,38 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
     if config.graceful_timeout < 0:
         raise ConfigError("graceful_timeout: must not be negative")
     _check_federation(config)
+    _check_operations(config)
     return config
+
+
+def _check_operations(config: Config) -> None:
+    if config.gc_interval < 0 or 0 < config.gc_interval < 60:
+        raise ConfigError("gc_interval: must be 0 (off) or at least 60 seconds")
+    if config.gc_grace < 0:
+        raise ConfigError("gc_grace: must not be negative")
+    config.log_format = config.log_format.strip().lower()
+    if config.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format: expected \"text\" or \"json\", got {config.log_format!r}")
+    if config.metrics_listen:
+        try:
+            split_listen(config.metrics_listen)
+        except ConfigError:
+            raise ConfigError(f"metrics_listen: expected HOST:PORT, got {config.metrics_listen!r}") from None
+        if config.metrics_listen == config.listen:
+            raise ConfigError("metrics_listen: must differ from listen (empty: serve /metrics on listen)")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `text`: a number, optionally with a unit (`90`, `30s`, `15m`, `2h`, `7d`, `1w`).
+    One spelling for every duration a user types (`gc --grace`, durations in TOML as strings)."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"expected a duration such as 90, 30s, 15m, 2h or 7d, got {text!r}")
+    return float(m.group(1)) * _UNIT[m.group(2) or "s"]
 
 
 def _check_federation(config: Config) -> None:
@@ -327,3 +396,175 @@ def _check_federation(config: Config) -> None:
     bad = [g for g in config.federate if not re.fullmatch(r"[a-z0-9*?.\-_\[\]]+", g)]
     if bad:
         raise ConfigError(f"federate: {bad[0]!r} is not a domain or domain glob")
+
+
+# -- where an option sits in the file (tomllib gives no positions) -----------------
+def error_line(error: ConfigError, text: str) -> int | None:
+    """The line of `text` (the TOML file that was loaded) that `error` is about:
+    a syntax error's own line, else the line of the option it names (its
+    `key`, or the option its message starts with), else its table's header."""
+    if error.line is not None:
+        return error.line
+    key = error.key
+    if key is None:
+        m = re.match(r"(\w+)", str(error))
+        key = (m.group(1),) if m and m.group(1) in _FIELDS else None
+    return key_line(text, key) if key else None
+
+
+def key_line(text: str, key: tuple[str | int, ...]) -> int | None:
+    """The line where `key` (("gc_grace",), ("namespaces", "example.com", "keys"),
+    ("acl", 1, "actions")) is set in the TOML `text`; for a key the file does
+    not set, the line of the nearest enclosing table that it does. Top-level
+    names match with `-` or `_`. None when no part of the path is there."""
+    try:
+        positions = _Positions(text).scan()
+    except (IndexError, ValueError):  # not TOML after all: use what was found
+        return None
+    normal = {(_top(str(path[0])),) + path[1:]: line for path, line in positions.items()}
+    wanted = (_top(str(key[0])),) + tuple(key[1:])
+    for end in range(len(wanted), 0, -1):
+        if wanted[:end] in normal:
+            return normal[wanted[:end]]
+    return None
+
+
+def _top(name: str) -> str:
+    return name.replace("-", "_")
+
+
+class _Positions:
+    """A TOML reader that keeps only where each key is defined: path → line.
+    Tables `[a."b.c"]`, array tables `[[acl]]` (path ("acl", n)), dotted and
+    quoted keys, inline tables and arrays of them (("acl", n, "users")),
+    strings of every kind and comments. Only run on text tomllib accepted."""
+
+    _BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+    def __init__(self, text: str) -> None:
+        self.s, self.i, self.line = text, 0, 1
+        self.found: dict[tuple[str | int, ...], int] = {}
+        self.arrays: dict[tuple[str | int, ...], int] = {}
+
+    def scan(self) -> dict[tuple[str | int, ...], int]:
+        table: tuple[str | int, ...] = ()
+        while True:
+            self._blank(newlines=True)
+            if self.i >= len(self.s):
+                return self.found
+            line = self.line
+            if self.s.startswith("[[", self.i):
+                self.i += 2
+                path = self._key()
+                self._expect("]]")
+                n = self.arrays[path] = self.arrays.get(path, -1) + 1
+                table = path + (n,)
+            elif self.s[self.i] == "[":
+                self.i += 1
+                table = self._key()
+                self._expect("]")
+            else:
+                self._pair(table)
+                continue
+            for end in range(1, len(table)):
+                self.found.setdefault(table[:end], line)
+            self.found[table] = line
+
+    def _pair(self, table: tuple[str | int, ...]) -> None:
+        line = self.line
+        path = table + self._key()
+        for end in range(len(table) + 1, len(path) + 1):
+            self.found.setdefault(path[:end], line)
+        self.found[path] = line
+        self._expect("=")
+        self._value(path)
+
+    def _value(self, path: tuple[str | int, ...]) -> None:
+        self._blank()
+        s, c = self.s, self.s[self.i]
+        if s.startswith(('"""', "'''"), self.i):
+            end = s.index(s[self.i:self.i + 3], self.i + 3)
+            while s.startswith(s[self.i], end + 3):  # up to two quotes may end the content
+                end += 1
+            self._skip_to(end + 3)
+        elif c in "\"'":
+            self._string()
+        elif c == "[":
+            self.i += 1
+            n = 0
+            while True:
+                self._blank(newlines=True, commas=True)
+                if s[self.i] == "]":
+                    self.i += 1
+                    return
+                self._value(path + (n,))
+                n += 1
+        elif c == "{":
+            self.i += 1
+            while True:
+                self._blank(commas=True)
+                if s[self.i] == "}":
+                    self.i += 1
+                    return
+                self._pair(path)
+        else:  # number, boolean, date: up to what ends a value
+            m = re.compile(r"[^,\]}\s#]+").match(s, self.i)
+            if not m:
+                raise ValueError(f"no value at line {self.line}")
+            self.i = m.end()
+
+    def _key(self) -> tuple[str, ...]:
+        parts = []
+        while True:
+            self._blank()
+            if self.s[self.i] in "\"'":
+                parts.append(self._string())
+            else:
+                m = self._BARE.match(self.s, self.i)
+                if not m:
+                    raise ValueError(f"no key at line {self.line}")
+                parts.append(m.group())
+                self.i = m.end()
+            self._blank()
+            if self.s[self.i] != ".":
+                return tuple(parts)
+            self.i += 1
+
+    def _string(self) -> str:
+        quote, start = self.s[self.i], self.i + 1
+        end = start
+        while self.s[end] != quote:
+            end += 2 if quote == '"' and self.s[end] == "\\" else 1
+        self.i = end + 1
+        raw = self.s[start:end]
+        if quote == "'" or "\\" not in raw:
+            return raw
+        try:
+            return json.loads(f'"{raw}"')
+        except ValueError:
+            return raw
+
+    def _blank(self, newlines: bool = False, commas: bool = False) -> None:
+        s = self.s
+        while self.i < len(s):
+            c = s[self.i]
+            if c in " \t\r" or (commas and c == ","):
+                self.i += 1
+            elif c == "#":
+                end = s.find("\n", self.i)
+                self.i = end if end >= 0 else len(s)
+            elif c == "\n" and newlines:
+                self.i += 1
+                self.line += 1
+            else:
+                return
+
+    def _expect(self, token: str) -> None:
+        self._blank()
+        if not self.s.startswith(token, self.i):
+            raise ValueError(f"expected {token!r} at line {self.line}")
+        self.i += len(token)
+
+    def _skip_to(self, end: int) -> None:
+        self.line += self.s.count("\n", self.i, end)
+        self.i = end

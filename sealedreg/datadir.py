@@ -37,6 +37,7 @@ class DataDir:
         self.index, self.uploads, self.blocks = r / "index.sqlite", r / "uploads", r / "blocks"
         self.secrets, self.tmp = r / "secrets", r / "tmp"  # secrets: the rotated org domains' (0600 each)
         self.users_file, self.token_key = r / USERS_FILE, r / TOKEN_KEY
+        self.gc_lock = r / "gc.lock"  # flock: writers shared, the GC sweep exclusive (registry.sweeplock)
 
     def prepare(self, clean_scratch: bool = False) -> None:
         """Create the layout. With `clean_scratch` (only at server start, when

@@ -7,16 +7,23 @@ digests anywhere, and the names and references of private repositories
 (`<r:1a2b3c4d>`). The key is random per process, so one run's log can still
 be correlated line by line, but nothing in it can be matched against a
 digest or a name from outside. Secrets are never handed to a logger at all.
+
+With `log_format = "json"` every record is one JSON object per line (`time`,
+`level`, `logger`, `message`, and a record's `fields`, such as the per-request
+line of `sealedreg.api.observe`); the same redaction applies to every string
+in it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
-from typing import Callable
+from datetime import datetime, timezone
+from typing import Any, Callable
 from urllib.parse import unquote
 
 _DIGEST = re.compile(r"(sha256|sha512)(?::|%3[aA])([0-9a-f]{128}|[0-9a-f]{64})(?![0-9a-f])")
@@ -70,6 +77,9 @@ class Redactor(logging.Filter):
         except Exception:  # noqa: BLE001 - a broken record is logged as it is
             return True
         record.msg, record.args = self.redact(message), ()
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # structured extras (JSON lines): redacted like the message
+            record.fields = {k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         if record.exc_info and record.exc_info[1] is not None:
             # Tracebacks carry exception messages: redact the rendered text.
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
@@ -77,14 +87,44 @@ class Redactor(logging.Filter):
         return True
 
 
-def configure(level: str, is_private: Callable[[str], bool]) -> Redactor:
-    """Root logging for `serve`: one handler, every record redacted."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: `time` (UTC, ISO 8601), `level`,
+    `logger`, `message`, `exception` (if any), then the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            doc["exception"] = record.exc_text
+        elif record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            doc.update((k, v) for k, v in fields.items() if k not in doc)
+        return json.dumps(doc, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def handler(redactor: Redactor, log_format: str = "text", stream: Any = None) -> logging.Handler:
+    """A handler writing to `stream` (stderr) every record redacted, as text or
+    JSON lines (`log_format`)."""
+    out = logging.StreamHandler(stream)
+    out.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    out.addFilter(redactor)
+    return out
+
+
+def configure(level: str, is_private: Callable[[str], bool], log_format: str = "text") -> Redactor:
+    """Root logging for `serve`: one handler, every record redacted, as text or JSON lines."""
     redactor = Redactor(is_private)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(redactor)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler(redactor, log_format)]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

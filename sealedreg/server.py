@@ -1,19 +1,26 @@
 """The server's composition root, and running it under uvicorn: config →
 policy → auth and registry, each built once, handed to the app; print where
-it listens and how it authenticates; drain on SIGTERM."""
+it listens and how it authenticates; drain on SIGTERM. With `metrics_listen`,
+a second uvicorn server in the same process serves /metrics there."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import signal
+import socket
 import sys
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
 
 from sealedreg.api.app import build_app
+from sealedreg.api.observe import metrics_app
 from sealedreg.auth.startup import start_auth
-from sealedreg.config import Config
+from sealedreg.config import Config, split_listen
 from sealedreg.logs import configure as configure_logging
 from sealedreg.registry.policy import Policy
 from sealedreg.registry.domains import namespace_of
@@ -46,26 +53,67 @@ def assemble(config: Config, policy: Policy | None = None) -> Server:
 def serve(config: Config) -> None:
     """Assemble the registry (failing before listening on any bad setting) and serve it."""
     policy = load_policy(config)
-    configure_logging(config.log_level, policy.is_private)
+    configure_logging(config.log_level, policy.is_private, config.log_format)
     server = assemble(config, policy)
-    print(f"sealedreg listening on http://{config.listen} (store: {config.store}, data: {config.data.resolve()})",
-          flush=True)
-    print(server.auth_line, flush=True)
+    say = _say(config)
+    say(f"sealedreg listening on http://{config.listen} (store: {config.store}, data: {config.data.resolve()})")
+    say(server.auth_line)
+    if config.metrics_listen:
+        say(f"metrics on http://{config.metrics_listen}/metrics")
     # uvicorn drains in-flight requests on SIGTERM/SIGINT, restores the previous
     # handlers and re-raises the signal; these handlers turn that into exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    uvicorn.run(
+    main = _MainServer(uvicorn.Config(
         server.app,
         host=config.host,
         port=config.port,
         log_level=config.log_level,
         log_config=None,  # ours (sealedreg.logs): every record redacted
-        access_log=config.access_log,
+        # JSON logs have their own line per request (sealedreg.api.observe); text keeps uvicorn's
+        access_log=config.access_log and config.log_format == "text",
         timeout_graceful_shutdown=config.graceful_timeout,
         server_header=False,
         h11_max_incomplete_event_size=64 * 1024,
-    )
+    ))
+    if config.metrics_listen:
+        host, port = split_listen(config.metrics_listen)
+        side = uvicorn.Config(metrics_app(), host=host, port=port, log_level=config.log_level, log_config=None,
+                              access_log=False, lifespan="off", server_header=False, timeout_graceful_shutdown=1)
+        # bound now: a taken port stops `serve` (exit 3, uvicorn's message) before the registry starts
+        main.sidecars.append((_Sidecar(side), [side.bind_socket()]))
+    main.run()
+
+
+def _say(config: Config) -> Callable[[str], None]:
+    """Start-up lines: printed (text logs), or records like every other line (JSON logs)."""
+    if config.log_format == "json":
+        return logging.getLogger("sealedreg").info
+    return lambda line: print(line, flush=True)
+
+
+class _MainServer(uvicorn.Server):
+    """The main listener; its `sidecars` (the metrics listener) run beside it, in
+    the same loop, and stop when it stops. Only it handles signals."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.sidecars: list[tuple[uvicorn.Server, list[socket.socket]]] = []
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        tasks = [asyncio.create_task(s.serve(bound)) for s, bound in self.sidecars]
+        try:
+            await super().serve(sockets)
+        finally:
+            for s, _ in self.sidecars:
+                s.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _Sidecar(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the main server's handlers stop both
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

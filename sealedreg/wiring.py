@@ -15,6 +15,7 @@ from sealedreg.registry.federation import Federation, FederationSettings
 from sealedreg.registry.index import Index
 from sealedreg.registry.policy import NamespacePolicy, Policy
 from sealedreg.registry.service import Registry
+from sealedreg.registry.sweeplock import SweepLock
 from sealedreg.registry.uploads import Uploads
 from sealedreg.storage.base import BlobStore
 from sealedreg.storage.embedded import EmbeddedStore
@@ -60,7 +61,7 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
     federation = Federation(federation_settings(config), index, store, domains, policy, kubo,
                             keys=[load_keys(config.keys)] if config.keys else [])
     return Registry(index, uploads, store, domains, policy, tree_lifetime=config.tree_lifetime,
-                    federation=federation, kubo=kubo)
+                    federation=federation, kubo=kubo, sweep_lock=None if readonly else SweepLock(datadir.gc_lock))
 
 
 def federation_settings(config: Config) -> FederationSettings:

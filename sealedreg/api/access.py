@@ -7,7 +7,9 @@ valid credential. The middleware matches a request against the same route
 table the app serves, so the need checked is always the need of the endpoint
 that will run; a `/v2/` route without a declared need stops the app from
 being built (fail closed). Requests outside `/v2/` (`/token`, the `/ipfs/`
-gateway of ciphertext blocks) pass.
+gateway of ciphertext blocks, the browse page `/ui/`, which asks auth for
+its viewer itself, the probes `/healthz` and `/readyz`, and `/metrics`,
+answered to loopback callers only) pass.
 """
 
 from __future__ import annotations

@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sealedreg.api import base, blobs, catalog, gateway, ipns, manifests, referrers, tags, token, uploads
+from sealedreg.api import base, blobs, catalog, gateway, ipns, manifests, referrers, tags, token, ui, uploads
 from sealedreg.api.mirror import MirrorNamespace
+from sealedreg.api import health
+from sealedreg.api.observe import Observe, metrics_routes
 from sealedreg.api.access import AccessMiddleware, check_routes
 from sealedreg.api.errors import (
     error_response,
@@ -32,7 +34,9 @@ from sealedreg.api.errors import (
 )
 from sealedreg.auth.authorize import TOKEN, Authenticator
 from sealedreg.config import Config
+from sealedreg.registry.browse import Browser
 from sealedreg.registry.errors import IntegrityError, RegistryError
+from sealedreg.registry.gc import collect_garbage
 from sealedreg.registry.publishing import Announce, AutoPublisher, PublishTarget
 from sealedreg.registry.service import Registry
 from sealedreg.storage.base import StorageError
@@ -59,6 +63,10 @@ ROUTES = [
     Route("/ipfs/{cid}", gateway.get_block, methods=["GET"]),
     Route("/ipns/{name}", ipns.gateway_record, methods=["GET"]),
     Route("/routing/v1/ipns/{name}", ipns.routing_record, methods=["GET"]),
+    # the browse page: outside /v2/, it asks auth itself (Basic or anonymous) and shows what the viewer may pull
+    Route("/ui", ui.home, methods=["GET"]),
+    Route("/ui/", ui.overview, methods=["GET"]),
+    Route("/ui/r/{name:path}", ui.repository, methods=["GET"]),
 ]
 
 TOKEN_ROUTES = [Route("/token", token.token, methods=["GET", "POST"])]
@@ -112,6 +120,8 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
         tasks = [asyncio.create_task(_expire_periodically(registry, config.upload_ttl))]
         if config.publish == "auto":
             tasks.append(asyncio.create_task(_auto_publisher(config, registry).run()))
+        if config.gc_interval > 0:
+            tasks.append(asyncio.create_task(_collect_periodically(registry, config.gc_interval, config.gc_grace)))
         try:
             yield
         finally:
@@ -120,7 +130,9 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
             await registry.close()
 
     app = Starlette(
-        routes=ROUTES + TOKEN_ROUTES if auth is not None and auth.mode == TOKEN else ROUTES,
+        routes=[*ROUTES, *(TOKEN_ROUTES if auth is not None and auth.mode == TOKEN else []),
+                # unauthenticated, outside /v2/: probes, and metrics (loopback only, or on metrics_listen)
+                *health.ROUTES, *metrics_routes(config.metrics_listen)],
         exception_handlers={RegistryError: registry_error_handler, HTTPException: _http_error,
                             StorageError: storage_error_handler, IntegrityError: integrity_error_handler,
                             Exception: unexpected_error_handler},
@@ -129,8 +141,12 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
     app.state.registry = registry
     app.state.config = config
     app.state.auth = auth
+    app.state.browser = Browser(registry)
     if auth is not None:
         app.add_middleware(AccessMiddleware, auth=auth, routes=ROUTES)
+    # Around auth (its refusals are counted; the caller it found is logged), inside the
+    # mirror rewrite; it matches the app's live route list for route templates.
+    app.add_middleware(Observe, routes=app.routes, log_requests=config.log_format == "json")
     app.add_middleware(MirrorNamespace, serves=registry.serves_namespace)
     app.add_middleware(ApiVersionHeader)
     return app
@@ -146,6 +162,19 @@ def _auto_publisher(config: Config, registry: Registry) -> AutoPublisher:
                          refresh=config.tree_lifetime / 4)
     registry.on_change = auto.touch
     return auto
+
+
+async def _collect_periodically(registry: Registry, interval: float, grace: float) -> None:
+    """`gc_interval`: the janitor. The first run waits a whole interval, so a
+    restart loop never turns into a collection loop."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await collect_garbage(registry, grace)
+            log.info("garbage collection freed %d blocks, %d bytes (%d blobs, %d expired trees) in %.1f s",
+                     report.blocks, report.bytes, report.blobs, report.trees, report.seconds)
+        except Exception:  # noqa: BLE001 - a janitor must not die
+            log.exception("garbage collection failed")
 
 
 async def _expire_periodically(registry: Registry, ttl: float) -> None:

@@ -9,6 +9,9 @@ Modes (`auth` in the config):
   401 with `error="insufficient_scope"` and the scope it needs (RFC 6750).
 * `basic` — every request carries HTTP Basic credentials; a user the ACL
   does not allow gets 403 `DENIED`.
+
+The browse page (`/ui/`) asks `viewer` instead, in both modes: Basic
+credentials or none (anonymous), the page then shows what that viewer may pull.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ log = logging.getLogger("sealedreg.auth")
 
 TOKEN, BASIC = "token", "basic"
 BASIC_REALM = "sealedreg"
+BASIC_CHALLENGE = f'Basic realm="{BASIC_REALM}",charset="UTF-8"'
 _HOST = re.compile(r"^[A-Za-z0-9.\-]{1,253}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?$")
 
 
@@ -76,7 +80,7 @@ class Authenticator:
 
     def challenge(self, scope: AsgiScope, scopes: Iterable[Scope] = (), error: str | None = None) -> str:
         if self.mode == BASIC:
-            return f'Basic realm="{BASIC_REALM}",charset="UTF-8"'
+            return BASIC_CHALLENGE
         parts = [f'realm="{self.realm(scope)}"', f'service="{self.service}"']
         text = format_scopes(scopes)
         if text:
@@ -118,7 +122,24 @@ class Authenticator:
             return self._unauthorized(scope, need, "insufficient scope", error="insufficient_scope", exact=True)
         return identity
 
-    async def _by_password(self, scope: AsgiScope, need: Need, value: str) -> Identity | Refusal:
+    async def viewer(self, scope: AsgiScope) -> Identity | Refusal:
+        """Who is looking at the browse page (`/ui/`), in either mode: HTTP Basic
+        credentials (a browser cannot fetch tokens), checked and throttled like
+        every password; no credentials: anonymous. A refusal is 401 with the
+        Basic challenge, or 429."""
+        value = Headers(scope=scope).get("authorization")
+        if value is None:
+            return Identity(ANONYMOUS, None, self.acl)
+        if len(value) > AUTHORIZATION_MAX:
+            return Refusal(401, "UNAUTHORIZED", "invalid credentials", headers={"WWW-Authenticate": BASIC_CHALLENGE})
+        checked = await self._password(scope, value)
+        if isinstance(checked, Refusal) and checked.status == 401:
+            return Refusal(401, "UNAUTHORIZED", checked.message, headers={"WWW-Authenticate": BASIC_CHALLENGE})
+        return checked
+
+    async def _password(self, scope: AsgiScope, value: str) -> Identity | Refusal:
+        """The user a Basic Authorization value proves, or a refusal: 429 when
+        throttled, else 401 without a challenge (the caller adds its own)."""
         creds = parse_basic(value)
         client = client_of(scope)
         if creds is None:
@@ -126,16 +147,23 @@ class Authenticator:
             if wait:
                 return too_many(wait)
             self.throttle.failed(client)
-            return self._unauthorized(scope, need, "authentication required")
+            return Refusal(401, "UNAUTHORIZED", "authentication required")
         result = await self.login(client, *creds)
         if result.outcome is Outcome.THROTTLED:
             return too_many(result.retry_after)
         if result.outcome is Outcome.BAD:
-            return self._unauthorized(scope, need, "invalid username or password")
-        identity = Identity(result.user, None, self.acl)
+            return Refusal(401, "UNAUTHORIZED", "invalid username or password")
+        return Identity(result.user, None, self.acl)
+
+    async def _by_password(self, scope: AsgiScope, need: Need, value: str) -> Identity | Refusal:
+        identity = await self._password(scope, value)
+        if isinstance(identity, Refusal):
+            if identity.status == 401:
+                return self._unauthorized(scope, need, identity.message)
+            return identity
         missing = [s for s in need.scopes if not identity.has(s)]
         if missing:
-            log.info("denied %s for %s: not allowed (needs %s)", scope.get("method"), result.user,
+            log.info("denied %s for %s: not allowed (needs %s)", scope.get("method"), identity.subject,
                      format_scopes(need.scopes))
             return Refusal(403, "DENIED", "requested access to the resource is denied", _detail(missing) or None)
         return identity

@@ -27,6 +27,8 @@ COMMANDS = {
     "grants": "sealedreg.cli.private:grants",
     "open": "sealedreg.cli.private:open_",
     "user": "sealedreg.cli.users:user",
+    "config": "sealedreg.cli.config:config",
+    "gc": "sealedreg.cli.gc:gc",
 }
 
 
@@ -43,7 +45,7 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, epilog="\b\nExample:\n  sealedreg serve --config sealedreg.toml\n  sealedreg COMMAND --help")
 @click.version_option(__version__, prog_name="sealedreg")
 def main() -> None:
     """sealedreg: an OCI registry that keeps images encrypted on IPFS."""

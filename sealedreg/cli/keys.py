@@ -6,14 +6,15 @@ from pathlib import Path
 
 import click
 
-from sealedreg.cli.common import load_config, on_registry, registry_options, user_errors
+from sealedreg.cli.common import example, load_config, on_registry, registry_options, user_errors
 from sealedreg.crypto.keys import KeyError_, OrgKeys, check_key_name
 from sealedreg.protected_files import create_secret
 from sealedreg.publish.keyfiles import load_keys, write_keys
 from sealedreg.publish.records import RECORD_PREFIX, keys_record
 
 
-@click.command()
+@click.command(epilog=example("sealedreg keygen --name example.com --keys keys",
+                              "sealedreg keygen --rotate --name example.com --keys keys --config sealedreg.toml"))
 @click.option("--name", required=True, help="the organisation (its namespace domain, e.g. example.com)")
 @click.option("--keys", "keys_dir", type=click.Path(path_type=Path), default=Path("keys"), show_default=True,
               help="directory for NAME.key (0600) and NAME.pub")
@@ -25,11 +26,7 @@ from sealedreg.publish.records import RECORD_PREFIX, keys_record
 def keygen(name: str, keys_dir: Path, force: bool, rotate: bool, data: Path | None, config_file: Path | None,
            ipfs_api: str | None) -> None:
     """Make an organisation's signing and box keys; print the TXT record to publish.
-
-    \b
-    Rotation (docs/format.md §8.6):
-      sealedreg keygen --rotate --name acme.test --keys keys --config sealedreg.toml
-    """
+    Rotation (--rotate) is described in docs/format.md §8.6."""
     if rotate and force:
         raise click.ClickException("--rotate keeps the old keys; --force would throw them away: choose one")
     with user_errors():
@@ -71,7 +68,7 @@ def _reseal(key_file: Path, config) -> None:
                "_sealedreg too); restart `sealedreg serve` so it signs with the new key")
 
 
-@click.command("org-secret")
+@click.command("org-secret", epilog=example("sealedreg org-secret secrets/example.com.secret"))
 @click.argument("path", type=click.Path(path_type=Path))
 def org_secret(path: Path) -> None:
     """Create a new 32-byte org secret file (mode 0600) for a namespace's dedupe domain."""

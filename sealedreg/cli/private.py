@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from sealedreg.cli.common import DNS_SERVER, load_config, on_registry, registry_options, user_errors
+from sealedreg.cli.common import DNS_SERVER, JSON, example, load_config, on_registry, print_json, \
+    registry_options, user_errors
 from sealedreg.crypto.keys import kid
 from sealedreg.publish import recipients
 from sealedreg.publish.keyfiles import load_keys
@@ -15,7 +15,8 @@ from sealedreg.publish.sealing import open_repository
 from sealedreg.registry.domains import namespace_of
 
 
-@click.command()
+@click.command(epilog=example("sealedreg grant --config sealedreg.toml --recipient partner.org example.com/internal/app",
+                              "sealedreg grant --recipient keys/partner.org.pub example.com/internal/app"))
 @registry_options
 @click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, or a domain (keys from its DNS)")
 @DNS_SERVER
@@ -30,7 +31,8 @@ def grant(data: Path | None, config_file: Path | None, ipfs_api: str | None, rec
     click.echo(f"granted {label} on {repo}; tree {result['root']} (seq {result['seq']})")
 
 
-@click.command()
+@click.command(epilog=example("sealedreg revoke --config sealedreg.toml --recipient partner.org --rotate "
+                              "example.com/internal/app"))
 @registry_options
 @click.option("--recipient", required=True, help="x25519:<base64>, a .pub file, a domain, or kid:<16 hex>")
 @DNS_SERVER
@@ -50,29 +52,40 @@ def revoke(data: Path | None, config_file: Path | None, ipfs_api: str | None, re
                f"tree {result['root']} (seq {result['seq']})")
 
 
-@click.command()
+@click.command(epilog=example("sealedreg grants --config sealedreg.toml example.com/internal/app",
+                              "sealedreg grants --json example.com/internal/app"))
 @registry_options
+@JSON
 @click.argument("repo")
-def grants(data: Path | None, config_file: Path | None, ipfs_api: str | None, repo: str) -> None:
-    """List the key ids a private repository is sealed to (the organisation's first)."""
-    for k in on_registry(load_config(config_file, data=data, ipfs_api=ipfs_api), lambda reg: reg.recipients(repo)):
+def grants(data: Path | None, config_file: Path | None, ipfs_api: str | None, as_json: bool, repo: str) -> None:
+    """List the key ids a private repository is sealed to (the organisation's
+    first), one per line; --json: {"repository", "recipients"}."""
+    kids = on_registry(load_config(config_file, data=data, ipfs_api=ipfs_api), lambda reg: reg.recipients(repo),
+                       readonly=True)
+    if as_json:
+        print_json({"repository": repo, "recipients": list(kids)})
+        return
+    for k in kids:
         click.echo(k)
 
 
-@click.command("open")
+@click.command("open", epilog=example("sealedreg open sealed.json --key keys/partner.org.key --publisher example.com "
+                                      "--repo example.com/internal/app"))
 @click.option("--key", "key_file", type=click.Path(path_type=Path), required=True, help="your NAME.key")
 @click.option("--publisher", required=True, help="the publisher: ed25519:<base64>, its .pub file, or its domain")
 @DNS_SERVER
 @click.option("--min-seq", type=int, default=0, help="refuse envelopes older than this sequence number")
 @click.option("--repo", required=True, help="the private repository the envelope must be for")
+@JSON
 @click.argument("envelope", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def open_(key_file: Path, publisher: str, dns_server: str | None, min_seq: int, repo: str, envelope: Path) -> None:
-    """Verify and open a sealed envelope as one of its recipients; print its contents.
-    Without the tree's index, every stanza is tried with your key (and with the
-    key before your last rotation)."""
+def open_(key_file: Path, publisher: str, dns_server: str | None, min_seq: int, repo: str, as_json: bool,
+          envelope: Path) -> None:
+    """Verify and open a sealed envelope as one of its recipients; print its
+    contents as JSON (with or without --json). Without the tree's index, every
+    stanza is tried with your key (and with the key before your last rotation)."""
     with user_errors():
         opened = open_repository(envelope.read_bytes(), namespace=namespace_of(repo), repo=repo,
                                  publisher=recipients.publisher(publisher, dns_server),
                                  recipient=load_keys(key_file), min_seq=min_seq)
-    click.echo(json.dumps({"namespace": opened.namespace, "seq": opened.seq, "format": opened.version,
-                           "stanzas": opened.stanzas, **opened.payload}, indent=2))
+    print_json({"namespace": opened.namespace, "seq": opened.seq, "format": opened.version,
+                "stanzas": opened.stanzas, **opened.payload})

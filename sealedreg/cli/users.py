@@ -7,15 +7,16 @@ from pathlib import Path
 import click
 
 from sealedreg.auth.users import add_user, list_users, remove_user, validate_user_name
-from sealedreg.cli.common import CONFIG, DATA, load_config, user_errors
+from sealedreg.cli.common import CONFIG, DATA, JSON, example, load_config, print_json, user_errors
 
 
-@click.group()
+@click.group(epilog=example("sealedreg user add alice --data /var/lib/sealedreg", "sealedreg user list --json"))
 def user() -> None:
     """Manage the users who may log in (a bcrypt htpasswd file, `htpasswd -B` compatible)."""
 
 
-@user.command("add")
+@user.command("add", epilog=example("sealedreg user add alice --data /var/lib/sealedreg",
+                                     "printf '%s\\n' \"$PASSWORD\" | sealedreg user add ci --password-stdin"))
 @DATA
 @CONFIG
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
@@ -34,7 +35,7 @@ def user_add(data: Path | None, config_file: Path | None, password_stdin: bool, 
     click.echo(f"{'added' if new else 'updated'} user {name} in {path}")
 
 
-@user.command("remove")
+@user.command("remove", epilog=example("sealedreg user remove alice --data /var/lib/sealedreg"))
 @DATA
 @CONFIG
 @click.argument("name")
@@ -46,14 +47,19 @@ def user_remove(data: Path | None, config_file: Path | None, name: str) -> None:
     click.echo(f"removed user {name} from {path}")
 
 
-@user.command("list")
+@user.command("list", epilog=example("sealedreg user list --config sealedreg.toml --json"))
 @DATA
 @CONFIG
-def user_list(data: Path | None, config_file: Path | None) -> None:
-    """List the users, one per line (with their groups from the config)."""
+@JSON
+def user_list(data: Path | None, config_file: Path | None, as_json: bool) -> None:
+    """List the users, one per line (with their groups from the config);
+    --json: {"users": [{"name", "groups"}]}."""
     config = load_config(config_file, data=data)
     with user_errors():
         names = list_users(config.users_path)
-    for name in names:
-        groups = sorted(g for g, members in config.groups.items() if name in members)
+    users = [(name, sorted(g for g, members in config.groups.items() if name in members)) for name in names]
+    if as_json:
+        print_json({"users": [{"name": name, "groups": groups} for name, groups in users]})
+        return
+    for name, groups in users:
         click.echo(f"{name}\t{','.join(groups)}" if groups else name)

@@ -41,6 +41,7 @@ from nacl.signing import VerifyKey
 from sealedreg.crypto import envelope_v1
 from sealedreg.crypto.envelope import EnvelopeError
 from sealedreg.crypto.keys import KeyError_, OrgKeys, parse_tagged
+from sealedreg.metrics import FEDERATION_DURATION, FEDERATION_RESOLUTIONS
 from sealedreg.publish import layout
 from sealedreg.publish.descriptor import Descriptor, DescriptorError
 from sealedreg.publish.reader import TreeReader, TreeReadError
@@ -159,13 +160,26 @@ class Federation:
         """The namespace's verified tree (cached for its TTL). Concurrent requests
         mount it once, one at a time, and the wait for the lock counts against the
         timeout: otherwise, while a source hangs, the n-th of n parallel layer
-        requests would wait n timeouts."""
+        requests would wait n timeouts. Counted: hit (cached), miss (resolved
+        now) or error, and timed."""
+        started = time.perf_counter()
+        result = "error"
+        try:
+            mounted, resolved = await self._mount_cached(namespace)
+            result = "miss" if resolved else "hit"
+            return mounted
+        finally:
+            FEDERATION_RESOLUTIONS.labels(result).inc()
+            FEDERATION_DURATION.labels(result).observe(time.perf_counter() - started)
+
+    async def _mount_cached(self, namespace: str) -> tuple[Mounted, bool]:
+        """The mounted namespace, and whether this call resolved it (not the cache)."""
         mounted = self._cache.get(namespace)
         if mounted is not None:
-            return mounted
+            return mounted, False
         lock = self._locks.setdefault(namespace, asyncio.Lock())
 
-        async def locked() -> Mounted:
+        async def locked() -> tuple[Mounted, bool]:
             async with lock:
                 mounted = self._cache.get(namespace)
                 if mounted is None:
@@ -175,7 +189,8 @@ class Federation:
                     kept = self._cache.put(namespace, mounted, ttl)
                     log.info("federation: %s is tree %s (seq %d), kept %.0fs", namespace, mounted.discovery.root,
                              mounted.seq, kept)
-                return mounted
+                    return mounted, True
+                return mounted, False
 
         try:
             return await self._bounded(locked(), f"resolving {namespace}")

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS repo_blobs (
     repo TEXT NOT NULL,
     digest TEXT NOT NULL,
     domain TEXT NOT NULL,
+    linked REAL,                 -- when last pushed or mounted here: GC's grace period counts from it
     PRIMARY KEY (repo, digest)
 );
 CREATE TABLE IF NOT EXISTS dag_blocks (
@@ -52,9 +53,17 @@ CREATE TABLE IF NOT EXISTS manifests (
     artifact_type TEXT,
     annotations TEXT,
     created REAL NOT NULL,
+    refs INTEGER,                -- 1: its blob references are in manifest_refs; NULL: not yet (GC reads it)
     PRIMARY KEY (repo, digest)
 );
 CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo, subject);
+CREATE TABLE IF NOT EXISTS manifest_refs (
+    repo TEXT NOT NULL,
+    manifest TEXT NOT NULL,      -- a manifest of repo
+    digest TEXT NOT NULL,        -- a blob (config or layer) it references: what GC marks
+    PRIMARY KEY (repo, manifest, digest)
+);
+CREATE INDEX IF NOT EXISTS manifest_refs_by_blob ON manifest_refs (repo, digest);
 CREATE TABLE IF NOT EXISTS namespaces (
     namespace TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -82,7 +91,19 @@ CREATE TABLE IF NOT EXISTS trees (
     root TEXT PRIMARY KEY,       -- every tree this registry published, until it expires
     namespace TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    expires INTEGER              -- NULL: built before descriptors expired; served while current
+    expires INTEGER,             -- NULL: built before descriptors expired; served while current
+    content_known INTEGER        -- 1: the blobs it links are in tree_content; NULL: not yet (GC reads it)
+);
+CREATE TABLE IF NOT EXISTS tree_content (
+    root TEXT NOT NULL,          -- a published tree
+    content_id TEXT NOT NULL,    -- a blob's root CID it links: kept, and served, while the tree is
+    PRIMARY KEY (root, content_id)
+);
+CREATE INDEX IF NOT EXISTS tree_content_by_content ON tree_content (content_id);
+CREATE TABLE IF NOT EXISTS gc_sweep (
+    cid TEXT NOT NULL,           -- released by a collection whose rows are gone; its bytes go next
+    kind TEXT NOT NULL,          -- "block": a block to delete; "root": a DAG root to unpin
+    PRIMARY KEY (cid, kind)
 );
 CREATE TABLE IF NOT EXISTS tree_blocks (
     cid TEXT NOT NULL,           -- a tree's own blocks (directories, small files), served by the gateway
@@ -111,6 +132,9 @@ CREATE TABLE IF NOT EXISTS rotations (
 
 _MIGRATIONS = (
     ("namespaces", "expires", "ALTER TABLE namespaces ADD COLUMN expires INTEGER"),
+    ("repo_blobs", "linked", "ALTER TABLE repo_blobs ADD COLUMN linked REAL"),
+    ("manifests", "refs", "ALTER TABLE manifests ADD COLUMN refs INTEGER"),
+    ("trees", "content_known", "ALTER TABLE trees ADD COLUMN content_known INTEGER"),
 )
 
 
@@ -120,6 +144,18 @@ class BlobRecord:
     size: int  # plaintext bytes
     content_id: str  # root CID of the ciphertext DAG
     domain: str  # dedupe domain: "global" or "org:<namespace>"
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """What a collection found nothing keeps any more."""
+
+    links: int  # (repository, blob) links no manifest references, older than the grace period
+    blobs: int  # stored blobs (and manifests' content) no repository, manifest or live tree keeps
+    blob_bytes: int  # their plaintext bytes
+    trees: int  # published trees that expired and are no longer current
+    blocks: list[str]  # blocks only they used
+    roots: list[str]  # their DAG roots (what an IPFS node has pinned)
 
 
 @dataclass(frozen=True)
@@ -152,6 +188,10 @@ class Index:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    async def ping(self) -> None:
+        """Answer a trivial query (readiness); raises if the database cannot."""
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -193,16 +233,13 @@ class Index:
         def add(db: sqlite3.Connection) -> None:
             _insert_blob(db, record, blocks)
             if repo is not None:
-                db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest, domain) VALUES (?, ?, ?)",
-                           (repo, record.digest, record.domain))
+                _link(db, repo, record)
 
         await self._tx(add)
 
     async def link_blob(self, repo: str, record: BlobRecord) -> None:
-        """Make a known blob visible in `repo`."""
-        await self._tx(lambda db: db.execute(
-            "INSERT OR IGNORE INTO repo_blobs (repo, digest, domain) VALUES (?, ?, ?)",
-            (repo, record.digest, record.domain)))
+        """Make a known blob visible in `repo` (again: its grace period starts over)."""
+        await self._tx(lambda db: _link(db, repo, record))
 
     async def unlink_blob(self, repo: str, digest: str) -> bool:
         cur = await self._run(lambda db: db.execute(
@@ -218,21 +255,26 @@ class Index:
 
     async def block_is_live(self, cid: str, now: float | None = None) -> bool:
         """True when `cid` is a block of a blob or manifest some repository still
-        holds, or of a published tree that is current or not yet expired."""
+        holds, or of a published tree that is current or not yet expired, or of
+        a blob such a tree links: what GC keeps is what the gateway serves."""
         now = time.time() if now is None else now
         row = await self._run(lambda db: db.execute(
             "SELECT 1 FROM dag_blocks d JOIN blobs b ON b.content_id = d.root WHERE d.cid = ? AND ("
             " EXISTS (SELECT 1 FROM repo_blobs r WHERE r.digest = b.digest AND r.domain = b.domain) OR"
             " EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest AND m.domain = b.domain))"
             " UNION ALL SELECT 1 FROM tree_blocks tb JOIN trees t ON t.root = tb.root WHERE tb.cid = ? AND"
+            " (t.expires > ? OR t.root IN (SELECT root FROM namespaces))"
+            " UNION ALL SELECT 1 FROM dag_blocks d JOIN tree_content tc ON tc.content_id = d.root"
+            " JOIN trees t ON t.root = tc.root WHERE d.cid = ? AND"
             " (t.expires > ? OR t.root IN (SELECT root FROM namespaces)) LIMIT 1",
-            (cid, cid, now)).fetchone())
+            (cid, cid, now, cid, now)).fetchone())
         return row is not None
 
     # -- manifests and tags -------------------------------------------------
     async def put_manifest(self, record: ManifestRecord, content: BlobRecord, blocks: tuple[str, ...],
-                           tags: list[str]) -> None:
-        await self._tx(lambda db: _put_manifest(db, record, content, blocks, tags))
+                           tags: list[str], refs: list[str] | None = None) -> None:
+        """Record a stored manifest, its tags and (`refs`) the blobs it references."""
+        await self._tx(lambda db: _put_manifest(db, record, content, blocks, tags, refs))
 
     async def manifest(self, repo: str, digest: str) -> tuple[ManifestRecord, BlobRecord] | None:
         """The manifest record and where its bytes are stored."""
@@ -274,8 +316,7 @@ class Index:
         def put(db: sqlite3.Connection) -> None:
             for record, blocks in blobs:
                 _insert_blob(db, record, blocks)
-                db.execute("INSERT OR IGNORE INTO repo_blobs (repo, digest, domain) VALUES (?, ?, ?)",
-                           (repo, record.digest, record.domain))
+                _link(db, repo, record)
             for record, content, blocks, tags in manifests:
                 _put_manifest(db, record, content, blocks, tags)
 
@@ -286,6 +327,7 @@ class Index:
         def delete(db: sqlite3.Connection) -> bool:
             cur = db.execute("DELETE FROM manifests WHERE repo = ? AND digest = ?", (repo, digest))
             db.execute("DELETE FROM tags WHERE repo = ? AND digest = ?", (repo, digest))
+            db.execute("DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?", (repo, digest))
             return cur.rowcount > 0
 
         return await self._tx(delete)
@@ -366,16 +408,20 @@ class Index:
         return (row[0], row[1], row[2], row[3]) if row else None
 
     async def set_namespace_state(self, namespace: str, seq: int, root: str, content_root: str,
-                                  expires: int | None = None, blocks: tuple[str, ...] = ()) -> None:
-        """Record a newly built tree as the namespace's current one, and its own
-        blocks, so the gateway serves them until the tree expires."""
+                                  expires: int | None = None, blocks: tuple[str, ...] = (),
+                                  content: tuple[str, ...] = ()) -> None:
+        """Record a newly built tree as the namespace's current one, its own
+        blocks and the blobs it links (`content`), so the gateway serves them
+        and GC keeps them until the tree expires."""
         def record(db: sqlite3.Connection) -> None:
             db.execute("INSERT OR REPLACE INTO namespaces (namespace, seq, root, content_root, expires) "
                        "VALUES (?, ?, ?, ?, ?)", (namespace, seq, root, content_root, expires))
-            db.execute("INSERT OR REPLACE INTO trees (root, namespace, seq, expires) VALUES (?, ?, ?, ?)",
-                       (root, namespace, seq, expires))
+            db.execute("INSERT OR REPLACE INTO trees (root, namespace, seq, expires, content_known) "
+                       "VALUES (?, ?, ?, ?, 1)", (root, namespace, seq, expires))
             db.executemany("INSERT OR IGNORE INTO tree_blocks (cid, root) VALUES (?, ?)",
                            [(cid, root) for cid in blocks])
+            db.executemany("INSERT OR IGNORE INTO tree_content (root, content_id) VALUES (?, ?)",
+                           [(root, cid) for cid in content])
 
         await self._tx(record)
 
@@ -420,6 +466,61 @@ class Index:
             "INSERT OR IGNORE INTO rotations (namespace, old, new, seq) VALUES (?, ?, ?, ?)",
             (namespace, old, new, seq)))
 
+    # -- garbage collection (sealedreg.registry.gc) ---------------------------
+    async def manifests_without_refs(self) -> list[tuple[str, str, str, BlobRecord]]:
+        """(repo, digest, media type, where its bytes are) of every manifest whose
+        blob references are not recorded yet: pushed before they were, or imported."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT m.repo, m.digest, m.media_type, m.size, b.content_id, m.domain FROM manifests m "
+            "JOIN blobs b ON b.digest = m.digest AND b.domain = m.domain WHERE m.refs IS NULL").fetchall())
+        return [(repo, digest, media_type, BlobRecord(digest, size, cid, domain))
+                for repo, digest, media_type, size, cid, domain in rows]
+
+    async def set_manifest_refs(self, repo: str, digest: str, refs: list[str]) -> None:
+        await self._tx(lambda db: _set_refs(db, repo, digest, refs))
+
+    async def trees_without_content(self, now: float) -> list[tuple[str, list[str]]]:
+        """(root, its own blocks) of every live tree whose linked blobs are not recorded yet."""
+        def find(db: sqlite3.Connection) -> list[tuple[str, list[str]]]:
+            roots = [r[0] for r in db.execute(
+                "SELECT root FROM trees WHERE content_known IS NULL AND "
+                "(expires > ? OR root IN (SELECT root FROM namespaces))", (now,))]
+            return [(root, [r[0] for r in db.execute("SELECT cid FROM tree_blocks WHERE root = ?", (root,))])
+                    for root in roots]
+
+        return await self._run(find)
+
+    async def set_tree_content(self, root: str, content: list[str]) -> None:
+        def record(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR IGNORE INTO tree_content (root, content_id) VALUES (?, ?)",
+                           [(root, cid) for cid in content])
+            db.execute("UPDATE trees SET content_known = 1 WHERE root = ?", (root,))
+
+        await self._tx(record)
+
+    async def collect(self, now: float, grace: float, dry_run: bool = False) -> "Garbage":
+        """Mark and, unless `dry_run`, forget: in one transaction, find what
+        nothing keeps any more (docs/operations.md "Garbage collection"), delete
+        its rows and queue its blocks and roots in `gc_sweep` for the store to
+        release. The caller holds the sweep lock, so no writer is between
+        storing content and recording it."""
+        return await self._tx(lambda db: _collect(db, now, now - grace, dry_run))
+
+    async def pending_sweep(self) -> tuple[list[str], list[str]]:
+        """(blocks, roots) queued by a collection and still unreferenced: a crash
+        between forgetting and releasing leaves them here for the next run."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT cid, kind FROM gc_sweep s WHERE CASE kind "
+            " WHEN 'block' THEN NOT EXISTS (SELECT 1 FROM dag_blocks WHERE cid = s.cid)"
+            "  AND NOT EXISTS (SELECT 1 FROM tree_blocks WHERE cid = s.cid)"
+            " ELSE NOT EXISTS (SELECT 1 FROM blobs WHERE content_id = s.cid)"
+            "  AND NOT EXISTS (SELECT 1 FROM trees WHERE root = s.cid) END ORDER BY cid").fetchall())
+        return [c for c, k in rows if k == "block"], [c for c, k in rows if k == "root"]
+
+    async def swept(self) -> None:
+        """The store released everything queued: empty the queue."""
+        await self._run(lambda db: db.execute("DELETE FROM gc_sweep"))
+
     # -- repositories -------------------------------------------------------
     async def repo_exists(self, repo: str) -> bool:
         row = await self._run(lambda db: db.execute(
@@ -430,6 +531,35 @@ class Index:
     async def repositories(self, last: str | None, limit: int | None) -> list[str]:
         return await self._page("SELECT repo AS k FROM manifests UNION SELECT repo FROM repo_blobs", [], last, limit)
 
+    # -- browsing (the /ui/ page) --------------------------------------------
+    async def browse_content(self) -> tuple[list[tuple[str, BlobRecord]], list[tuple[ManifestRecord, str]],
+                                            list[tuple[str, str, str]]]:
+        """Everything every repository holds, for the browse page (`registry.browse`):
+        ((repo, blob), (manifest, its content id), (repo, tag, digest)), ordered by repository."""
+        def gather(db: sqlite3.Connection):
+            blobs = db.execute(
+                "SELECT r.repo, b.digest, b.size, b.content_id, b.domain FROM repo_blobs r JOIN blobs b "
+                "ON b.digest = r.digest AND b.domain = r.domain ORDER BY r.repo, b.digest").fetchall()
+            manifests = db.execute(
+                f"SELECT {_MANIFEST_COLUMNS}, b.content_id FROM manifests m JOIN blobs b "
+                "ON b.digest = m.digest AND b.domain = m.domain ORDER BY m.repo, m.created, m.digest").fetchall()
+            tags = db.execute("SELECT repo, tag, digest FROM tags ORDER BY repo, tag").fetchall()
+            return blobs, manifests, tags
+
+        blobs, manifests, tags = await self._run(gather)
+        return ([(row[0], BlobRecord(*row[1:])) for row in blobs],
+                [(_manifest_record(row[:8]), row[8]) for row in manifests],
+                [(repo, tag, digest) for repo, tag, digest in tags])
+
+    async def publish_states(self) -> dict[str, tuple[int, str, int | None, str | None, bytes | None]]:
+        """Per namespace with a built tree: (seq, root, expires, IPNS name, latest IPNS record);
+        the last two None when it was never published by IPNS."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT n.namespace, n.seq, n.root, n.expires, i.name, i.record FROM namespaces n "
+            "LEFT JOIN ipns_records i ON i.namespace = n.namespace").fetchall())
+        return {ns: (seq, root, expires, name, bytes(record) if record is not None else None)
+                for ns, seq, root, expires, name, record in rows}
+
 
 _MANIFEST_COLUMNS = "m.repo, m.digest, m.domain, m.media_type, m.size, m.subject, m.artifact_type, m.annotations"
 
@@ -438,14 +568,22 @@ def _manifest_record(row: tuple) -> ManifestRecord:
     return ManifestRecord(*row[:7], json.loads(row[7]) if row[7] else None)
 
 
+def _link(db: sqlite3.Connection, repo: str, record: BlobRecord) -> None:
+    db.execute("INSERT INTO repo_blobs (repo, digest, domain, linked) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT(repo, digest) DO UPDATE SET linked = excluded.linked",
+               (repo, record.digest, record.domain, time.time()))
+
+
 def _put_manifest(db: sqlite3.Connection, record: ManifestRecord, content: BlobRecord, blocks: tuple[str, ...],
-                  tags: list[str]) -> None:
+                  tags: list[str], refs: list[str] | None = None) -> None:
     _insert_blob(db, content, blocks)
     db.execute(
         "INSERT OR REPLACE INTO manifests (repo, digest, domain, media_type, size, subject, artifact_type, "
         "annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (record.repo, record.digest, record.domain, record.media_type, record.size, record.subject,
          record.artifact_type, json.dumps(record.annotations) if record.annotations else None, time.time()))
+    if refs is not None:
+        _set_refs(db, record.repo, record.digest, refs)
     for tag in tags:
         db.execute("INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)", (record.repo, tag, record.digest))
 
@@ -455,3 +593,88 @@ def _insert_blob(db: sqlite3.Connection, record: BlobRecord, blocks: tuple[str, 
                (record.digest, record.domain, record.size, record.content_id, time.time()))
     db.executemany("INSERT OR IGNORE INTO dag_blocks (cid, root) VALUES (?, ?)",
                    [(cid, record.content_id) for cid in blocks])
+
+
+def _set_refs(db: sqlite3.Connection, repo: str, manifest: str, refs: list[str]) -> None:
+    db.execute("DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?", (repo, manifest))
+    db.executemany("INSERT OR IGNORE INTO manifest_refs (repo, manifest, digest) VALUES (?, ?, ?)",
+                   [(repo, manifest, digest) for digest in refs])
+    db.execute("UPDATE manifests SET refs = 1 WHERE repo = ? AND digest = ?", (repo, manifest))
+
+
+_MARK = (
+    # Links a manifest of the repository references, or pushed within the grace period. A repository
+    # with a manifest whose references are unknown keeps all its links.
+    """CREATE TEMP TABLE gc_live_links AS SELECT r.repo, r.digest, r.domain FROM repo_blobs r WHERE
+       EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.repo = r.repo AND mr.digest = r.digest)
+       OR COALESCE(r.linked, 0) >= :cutoff
+       OR EXISTS (SELECT 1 FROM manifests m WHERE m.repo = r.repo AND m.refs IS NULL)""",
+    "CREATE INDEX temp.gc_live_links_blob ON gc_live_links (digest, domain)",
+    "CREATE INDEX temp.gc_live_links_repo ON gc_live_links (repo, digest)",
+    # Trees that are current, or published and not yet expired: pullers may be mid-resolution.
+    """CREATE TEMP TABLE gc_live_trees AS SELECT root FROM trees WHERE expires > :now
+       UNION SELECT root FROM namespaces""",
+    "CREATE INDEX temp.gc_live_trees_root ON gc_live_trees (root)",
+    # Content: blobs a live link holds, manifests' own bytes, anything stored within the grace
+    # period (an upload whose manifest has not come yet), and blobs a live tree links.
+    """CREATE TEMP TABLE gc_live_content AS SELECT b.content_id AS cid FROM blobs b WHERE
+       EXISTS (SELECT 1 FROM gc_live_links l WHERE l.digest = b.digest AND l.domain = b.domain)
+       OR EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest AND m.domain = b.domain)
+       OR b.created >= :cutoff
+       UNION SELECT tc.content_id FROM tree_content tc JOIN gc_live_trees t ON t.root = tc.root""",
+    "CREATE INDEX temp.gc_live_content_cid ON gc_live_content (cid)",
+    # A block goes only when no live DAG and no live tree has it (blocks are shared by CID).
+    """CREATE TEMP TABLE gc_dead_blocks AS
+       SELECT DISTINCT d.cid FROM dag_blocks d WHERE d.root NOT IN (SELECT cid FROM gc_live_content)
+         AND NOT EXISTS (SELECT 1 FROM dag_blocks d2 JOIN gc_live_content c ON c.cid = d2.root
+                         WHERE d2.cid = d.cid)
+         AND NOT EXISTS (SELECT 1 FROM tree_blocks tb JOIN gc_live_trees t ON t.root = tb.root WHERE tb.cid = d.cid)
+       UNION
+       SELECT DISTINCT tb.cid FROM tree_blocks tb WHERE tb.root NOT IN (SELECT root FROM gc_live_trees)
+         AND NOT EXISTS (SELECT 1 FROM tree_blocks tb2 JOIN gc_live_trees t ON t.root = tb2.root
+                         WHERE tb2.cid = tb.cid)
+         AND NOT EXISTS (SELECT 1 FROM dag_blocks d JOIN gc_live_content c ON c.cid = d.root WHERE d.cid = tb.cid)""",
+)
+
+_FORGET = (
+    """DELETE FROM repo_blobs WHERE NOT EXISTS (SELECT 1 FROM gc_live_links l
+       WHERE l.repo = repo_blobs.repo AND l.digest = repo_blobs.digest)""",
+    "DELETE FROM blobs WHERE content_id NOT IN (SELECT cid FROM gc_live_content)",
+    "DELETE FROM dag_blocks WHERE root NOT IN (SELECT cid FROM gc_live_content)",
+    "DELETE FROM tree_blocks WHERE root NOT IN (SELECT root FROM gc_live_trees)",
+    "DELETE FROM tree_content WHERE root NOT IN (SELECT root FROM gc_live_trees)",
+    "DELETE FROM trees WHERE root NOT IN (SELECT root FROM gc_live_trees)",
+    "INSERT OR REPLACE INTO gc_sweep (cid, kind) SELECT cid, 'block' FROM gc_dead_blocks",
+    "INSERT OR REPLACE INTO gc_sweep (cid, kind) SELECT cid, 'root' FROM gc_dead_roots",
+)
+
+
+def _collect(db: sqlite3.Connection, now: float, cutoff: float, dry_run: bool) -> Garbage:
+    params = {"now": now, "cutoff": cutoff}
+    unknown = db.execute("SELECT root FROM trees WHERE content_known IS NULL AND (expires > ? OR root IN "
+                         "(SELECT root FROM namespaces)) LIMIT 1", (now,)).fetchone()
+    if unknown:  # the caller records every live tree's content first; never guess what it links
+        raise ValueError(f"tree {unknown[0]} links blobs that are not recorded: not collecting")
+    for table in ("gc_live_links", "gc_live_trees", "gc_live_content", "gc_dead_blocks", "gc_dead_roots"):
+        db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    try:
+        for statement in _MARK:
+            db.execute(statement, params) if ":" in statement else db.execute(statement)
+        db.execute("""CREATE TEMP TABLE gc_dead_roots AS
+            SELECT DISTINCT content_id AS cid FROM blobs WHERE content_id NOT IN (SELECT cid FROM gc_live_content)
+            UNION SELECT root FROM trees WHERE root NOT IN (SELECT root FROM gc_live_trees)""")
+        links = db.execute("SELECT count(*) FROM repo_blobs r WHERE NOT EXISTS (SELECT 1 FROM gc_live_links l "
+                           "WHERE l.repo = r.repo AND l.digest = r.digest)").fetchone()[0]
+        blobs, blob_bytes = db.execute("SELECT count(*), COALESCE(sum(size), 0) FROM blobs WHERE content_id NOT IN "
+                                       "(SELECT cid FROM gc_live_content)").fetchone()
+        trees = db.execute("SELECT count(*) FROM trees WHERE root NOT IN (SELECT root FROM gc_live_trees)"
+                           ).fetchone()[0]
+        blocks = [r[0] for r in db.execute("SELECT cid FROM gc_dead_blocks ORDER BY cid")]
+        roots = [r[0] for r in db.execute("SELECT cid FROM gc_dead_roots ORDER BY cid")]
+        if not dry_run:
+            for statement in _FORGET:
+                db.execute(statement)
+        return Garbage(links, blobs, blob_bytes, trees, blocks, roots)
+    finally:
+        for table in ("gc_live_links", "gc_live_trees", "gc_live_content", "gc_dead_blocks", "gc_dead_roots"):
+            db.execute(f"DROP TABLE IF EXISTS temp.{table}")

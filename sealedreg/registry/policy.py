@@ -33,6 +33,10 @@ class Policy:
         """Whether `namespace` is configured here ([namespaces] in the config)."""
         return namespace in self._ns
 
+    def configured(self) -> list[str]:
+        """The namespaces configured here, sorted."""
+        return sorted(self._ns)
+
     def org_keys(self) -> list[OrgKeys]:
         """Every organisation key configured here: what opens envelopes sealed to us."""
         return [p.keys for p in self._ns.values() if p.keys is not None]

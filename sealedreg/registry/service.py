@@ -15,14 +15,17 @@ store or the upload sessions: the API and the CLI come through this class
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Callable
+from typing import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from nacl.public import PublicKey
 
 from sealedreg.crypto.keys import b64, kid
+from sealedreg.metrics import DEDUPE_HITS, UPLOADS_IN_FLIGHT, in_progress
 from sealedreg.publish.builder import TreeState, build_tree
 from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
@@ -46,6 +49,7 @@ from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
 from sealedreg.registry.namespace import snapshot
 from sealedreg.registry.policy import Policy
 from sealedreg.registry.refs import parse_reference, read_reference, validate_name, validate_pushable, validate_tag
+from sealedreg.registry.sweeplock import NoSweepLock, SweepLock
 from sealedreg.registry.uploads import Session, Uploads
 from sealedreg.storage.base import BlobStore, ContentId, ContentMissing
 from sealedreg.storage.cid import CID, CIDError
@@ -73,8 +77,11 @@ class PutManifestResult:
 class Registry:
     def __init__(self, index: Index, uploads: Uploads, store: BlobStore, domains: Domains | None = None,
                  policy: Policy | None = None, tree_lifetime: float = TREE_LIFETIME,
-                 federation: Federation | None = None, kubo: KuboClient | None = None) -> None:
+                 federation: Federation | None = None, kubo: KuboClient | None = None,
+                 sweep_lock: SweepLock | NoSweepLock | None = None) -> None:
         self.tree_lifetime = tree_lifetime
+        # Held shared from looking content up to recording it; GC sweeps holding it exclusively.
+        self.sweep_lock = sweep_lock if sweep_lock is not None else NoSweepLock()
         self.kubo = kubo  # the IPFS node behind the store, if any: IPNS, peering, the ipfsnode= hint
         self.on_change: Callable[[str], None] = lambda namespace: None  # `publish = "auto"` listens here
         self.federation = federation
@@ -83,6 +90,22 @@ class Registry:
         self.store = store
         self.domains = domains or Domains()
         self.policy = policy or Policy()
+
+    async def ready(self, timeout: float = 2.0) -> dict[str, bool]:
+        """Whether each part a request needs answers within `timeout` seconds:
+        `index` (SQLite answers a query) and `store` (the block directory is
+        usable; Kubo answers `id`). Why a check failed is logged, not returned."""
+        async def check(name: str, probe: Callable[[], Awaitable[None]]) -> bool:
+            try:
+                await asyncio.wait_for(probe(), timeout)
+                return True
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                logging.getLogger("sealedreg").warning("readiness: %s failed: %s: %s", name,
+                                                       type(exc).__name__, exc)
+                return False
+
+        index, store = await asyncio.gather(check("index", self.index.ping), check("store", self.store.ready))
+        return {"index": index, "store": store}
 
     async def close(self) -> None:
         if self.federation is not None:
@@ -155,18 +178,20 @@ class Registry:
         layers stay in its own domain even when a public repository has them.
         """
         self._writable(repo, pushing=True)
-        source = await self.index.repo_blob(from_repo, str(digest))
-        if source is None:
-            return None
-        domain = await self.domain_for(repo)
-        if source.domain != domain.name:
-            # Linking would put another domain's ciphertext in this repository;
-            # use this domain's copy if there is one, else let the client upload.
-            source = await self.index.blob(str(digest), domain.name)
+        async with self.sweep_lock.writing():
+            source = await self.index.repo_blob(from_repo, str(digest))
             if source is None:
                 return None
-        await self.index.link_blob(repo, source)
-        return source
+            domain = await self.domain_for(repo)
+            if source.domain != domain.name:
+                # Linking would put another domain's ciphertext in this repository;
+                # use this domain's copy if there is one, else let the client upload.
+                source = await self.index.blob(str(digest), domain.name)
+                if source is None:
+                    return None
+            await self.index.link_blob(repo, source)
+            DEDUPE_HITS.labels("mount").inc()
+            return source
 
     # -- uploads ------------------------------------------------------------
     async def start_upload(self, repo: str) -> Session:
@@ -178,7 +203,7 @@ class Registry:
 
     async def upload_chunk(self, repo: str, session_id: str, body: AsyncIterable[bytes],
                            start: int | None = None, length: int | None = None) -> Session:
-        async with self.uploads.hold(session_id, repo) as session:
+        async with self.uploads.hold(session_id, repo) as session, in_progress(UPLOADS_IN_FLIGHT):
             return await self.uploads.append(session, body, start, length)
 
     async def commit_upload(self, repo: str, session_id: str, digest: Digest,
@@ -189,23 +214,25 @@ class Registry:
         The session is held throughout, so no other request can change its
         bytes between the digest check and the encryption.
         """
-        async with self.uploads.hold(session_id, repo) as session:
+        async with self.uploads.hold(session_id, repo) as session, in_progress(UPLOADS_IN_FLIGHT):
             if body is not None:
                 session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
             domain = await self.domain_for(repo)
-            record = await self.index.blob(str(digest), domain.name)
-            if record is None and self.policy.auto_layers(repo):
-                record = await self._public_global_copy(str(digest))
-            if record is not None and not await self.store.exists(record.content_id):
-                record = None  # the index remembers it but the store lost it: store it again
-            if record is None:  # new in this domain: encrypt (only now: it is verified) and store
-                key = self.domains.content_key(str(digest), domain.name)
-                stored = await content.store_file(self.store, path, size, key)
-                record = BlobRecord(str(digest), size, stored.content_id, domain.name)
-                await self.index.add_blob(repo, record, stored.blocks)
-            else:
-                await self.index.link_blob(repo, record)
+            async with self.sweep_lock.writing():
+                record = await self.index.blob(str(digest), domain.name)
+                if record is None and self.policy.auto_layers(repo):
+                    record = await self._public_global_copy(str(digest))
+                if record is not None and not await self.store.exists(record.content_id):
+                    record = None  # the index remembers it but the store lost it: store it again
+                if record is None:  # new in this domain: encrypt (only now: it is verified) and store
+                    key = self.domains.content_key(str(digest), domain.name)
+                    stored = await content.store_file(self.store, path, size, key)
+                    record = BlobRecord(str(digest), size, stored.content_id, domain.name)
+                    await self.index.add_blob(repo, record, stored.blocks)
+                else:  # already stored in this domain: a dedupe hit
+                    await self.index.link_blob(repo, record)
+                    DEDUPE_HITS.labels("push").inc()
             await self.uploads.remove(session.id)
             return record
 
@@ -245,16 +272,18 @@ class Registry:
             digest = Digest.of(body, DEFAULT_ALGORITHM)
             tags.insert(0, ref)
         info = mf.parse_manifest(body, content_type)
-        missing = await self.index.missing_blobs(repo, info.blobs)
-        missing += await self.index.missing_manifests(repo, info.manifests)
-        if missing:
-            raise ManifestBlobUnknown(detail={"digests": missing})
-        domain = await self.domain_for(repo)
-        stored = await content.store_bytes(self.store, body, self.domains.content_key(str(digest), domain.name))
-        located = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
-        record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,
-                                info.artifact_type, info.annotations)
-        await self.index.put_manifest(record, located, stored.blocks, tags)
+        async with self.sweep_lock.writing():
+            missing = await self.index.missing_blobs(repo, info.blobs)
+            missing += await self.index.missing_manifests(repo, info.manifests)
+            if missing:
+                raise ManifestBlobUnknown(detail={"digests": missing})
+            domain = await self.domain_for(repo)
+            stored = await content.store_bytes(self.store, body,
+                                               self.domains.content_key(str(digest), domain.name))
+            located = BlobRecord(str(digest), len(body), stored.content_id, domain.name)
+            record = ManifestRecord(repo, str(digest), domain.name, info.media_type, len(body), info.subject,
+                                    info.artifact_type, info.annotations)
+            await self.index.put_manifest(record, located, stored.blocks, tags, refs=list(info.blobs))
         self.on_change(namespace_of(repo))
         return PutManifestResult(str(digest), tags, info.subject)
 
@@ -350,19 +379,25 @@ class Registry:
         previous = TreeState(*state) if (state := await self.index.namespace_state(namespace)) else None
         refresh = previous is not None and (previous.expires is None
                                             or previous.expires - now < self.tree_lifetime / 2)
-        snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)
-        built = await build_tree(self.store, snap, previous, expires=int(now + self.tree_lifetime), refresh=refresh)
-        if built.changed:
-            await self.index.set_namespace_state(namespace, built.seq, built.root, built.state, built.expires,
-                                                 built.blocks)
+        async with self.sweep_lock.writing():
+            snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)
+            built = await build_tree(self.store, snap, previous, expires=int(now + self.tree_lifetime),
+                                     refresh=refresh)
+            if built.changed:
+                await self.index.set_namespace_state(namespace, built.seq, built.root, built.state, built.expires,
+                                                     built.blocks, content=tuple(b.cid for b in snap.blobs))
         return built.summary()
 
-    async def publish(self, namespace: str, target: PublishTarget, announce: Announce = Announce()) -> dict:
+    async def publish(self, namespace: str, target: PublishTarget, announce: Announce = Announce(),
+                      progress: Callable[[int], None] | None = None) -> dict:
         """Build the tree and point DNSLink (and, with `target.ipns`, IPNS) at it
         (`registry.publishing`). Returns the tree summary plus `dnslink`,
         `records` (name → TXT values), `dns` (updated/unchanged/printed/not
-        updated) and `ipns` (the name) when used."""
+        updated) and `ipns` (the name) when used. `progress(1)` is called after
+        each step done: the tree built, the IPNS record put, DNS updated."""
+        step = progress if progress is not None else (lambda n: None)
         tree = await self.build_tree(namespace)
+        step(1)
         if not (target.ipns or target.print_only or target.dns_server):
             return tree
         keys = require_keys(namespace, self.policy.namespace(namespace).keys)
@@ -375,6 +410,7 @@ class Registry:
                 await self.kubo.routing_put(f"/ipns/{name}", record)
             link = DnsLink("ipns", name)
             out["ipns"] = name
+            step(1)
         else:
             link = DnsLink("ipfs", tree["root"])
         records = records_for(namespace, keys, link, hints)
@@ -387,6 +423,7 @@ class Registry:
             if keys.previous is not None:  # rotated: the old key's IPNS name was ours too
                 ours.add(f"/ipns/{ipns_name(keys.previous.sig.verify_key)}")
             out["dns"] = await update_dns(target, namespace, records, ours)
+            step(1)
         else:
             out["dns"] = "not updated"
         return out

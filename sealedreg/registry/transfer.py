@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from anyio import to_thread
 
@@ -39,11 +40,12 @@ class TransferError(ValueError):
 
 
 async def export_image(registry: Registry, repo: str, reference: str, out: Path,
-                       with_blocks: bool = True) -> dict:
+                       with_blocks: bool = True, progress: Callable[[int], None] | None = None) -> dict:
     """Write the image `repo:reference` (and, for an index, its children) to a CAR.
 
     Without blocks the CAR holds the index alone: an importing registry on
     an IPFS node then fetches the blocks by CID from the network.
+    `progress(n)` is told the bytes of each block as it is written.
     """
     top, _ = await registry.stat_manifest(repo, reference)
     manifests: list[tuple[ManifestRecord, BlobRecord]] = []
@@ -79,6 +81,8 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
     try:
         writer = CarWriter(f, [index_cid])
         await to_thread.run_sync(writer.add, index_cid, index_block)
+        if progress is not None:
+            progress(len(index_block))
         seen: set[str] = set()
         roots = [c.content_id for _, c in manifests] + [b.content_id for b in blobs.values()]
         for root in roots if with_blocks else []:
@@ -86,6 +90,8 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
                 if cid not in seen:
                     seen.add(cid)
                     await to_thread.run_sync(writer.add, CID.parse(cid), block)
+                    if progress is not None:
+                        progress(len(block))
         await to_thread.run_sync(f.close)
         await to_thread.run_sync(tmp.replace, out)
     except BaseException:
@@ -95,9 +101,17 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
     return {"car": str(out), "root": str(index_cid), "blocks": len(seen) + 1, **index}
 
 
-async def import_car(registry: Registry, path: Path) -> dict:
-    """Load a CAR written by `export_image`; return its index."""
+async def import_car(registry: Registry, path: Path, progress: Callable[[int], None] | None = None) -> dict:
+    """Load a CAR written by `export_image`; return its index. `progress(n)` is
+    told how many more bytes of the file have been read and stored, up to its
+    size; proving the content follows."""
+    async with registry.sweep_lock.writing():  # from the first block stored to the index rows
+        return await _import_car(registry, path, progress)
+
+
+async def _import_car(registry: Registry, path: Path, progress: Callable[[int], None] | None) -> dict:
     f = await to_thread.run_sync(open, path, "rb")
+    done = 0
     index: dict | None = None
     try:
         try:
@@ -121,6 +135,10 @@ async def import_car(registry: Registry, path: Path) -> dict:
                 index = _parse_index(block)
             else:
                 await registry.store.put_block(str(cid), block)
+            if progress is not None:
+                position = f.tell()  # the reader is between blocks: its position is the bytes consumed
+                progress(position - done)
+                done = position
     finally:
         await to_thread.run_sync(f.close)
     if index is None:

@@ -11,7 +11,7 @@ namespaces: what the bytes mean is the layers above's business.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncIterable, AsyncIterator, Protocol
+from typing import AsyncIterable, AsyncIterator, Protocol, Sequence
 
 from sealedreg.storage.cid import CID, CIDError
 from sealedreg.storage.unixfs import DagError, file_size
@@ -25,6 +25,15 @@ class StoredContent:
     content_id: ContentId
     size: int  # bytes of content (ciphertext) under the root
     blocks: tuple[ContentId, ...] = field(default=(), repr=False)  # every block of the DAG
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a store gave back: blocks deleted (embedded) or DAG roots unpinned
+    (an IPFS node, which reclaims the disk on its own GC), and their bytes."""
+
+    count: int = 0
+    bytes: int = 0
 
 
 class StorageError(Exception):
@@ -92,6 +101,20 @@ class BlobStore(Protocol):
 
     async def retain(self, content_id: ContentId) -> None:
         """Keep the DAG under `content_id` stored (pin it, on an IPFS node)."""
+        ...
+
+    async def release(self, blocks: Sequence[ContentId], roots: Sequence[ContentId],
+                      dry_run: bool = False) -> Released:
+        """Give back what garbage collection found nothing keeps: the `blocks`
+        of the embedded store (deleted), the `roots` this registry pinned on an
+        IPFS node (unpinned). With `dry_run`, only measure. The caller holds the
+        sweep lock (`sealedreg.registry.sweeplock`); what is already gone is not
+        an error."""
+        ...
+
+    async def ready(self) -> None:
+        """Return if the backend can serve now (its block directory is usable; the
+        node answers), else raise. The caller bounds how long it waits."""
         ...
 
     async def close(self) -> None: ...

@@ -67,6 +67,17 @@ class BlockStore:
             raise BlockCorrupt(f"stored block {cid} is corrupt")
         return block
 
+    def remove(self, cid: CID, dry_run: bool = False) -> int | None:
+        """Delete the block (garbage collection); its size, or None if it was not here."""
+        path = self.path(cid)
+        try:
+            size = path.stat().st_size
+            if not dry_run:
+                path.unlink()
+        except FileNotFoundError:
+            return None
+        return size
+
     def sync(self, paths: list[Path]) -> None:
         """Make newly written blocks durable (one pass after a whole DAG)."""
         dirs = set()

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 from pathlib import Path
-from typing import AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator, Sequence
 
 from anyio import to_thread
 
-from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, StoredContent, content_size,
-                                    parse_content_id)
+from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, Released, StorageUnavailable,
+                                    StoredContent, content_size, parse_content_id)
+from sealedreg.storage.cid import CIDError
 from sealedreg.storage.blockstore import BlockCorrupt, BlockMissing, BlockStore
 from sealedreg.storage.cid import CID
 from sealedreg.storage.unixfs import DagError, FileDagBuilder, leaf_spans, walk_blocks
@@ -127,6 +129,32 @@ class EmbeddedStore:
 
     async def retain(self, content_id: ContentId) -> None:
         return None  # blocks here are only removed by garbage collection of unreferenced DAGs
+
+    async def release(self, blocks: Sequence[ContentId], roots: Sequence[ContentId],
+                      dry_run: bool = False) -> Released:
+        def remove() -> Released:
+            count = size = 0
+            for text in blocks:
+                try:
+                    cid = CID.parse(text)
+                except CIDError:
+                    continue  # never a name this store wrote
+                n = self.blocks.remove(cid, dry_run)
+                if n is not None:
+                    count, size = count + 1, size + n
+            return Released(count, size)
+
+        return await to_thread.run_sync(remove)
+
+    async def ready(self) -> None:
+        def usable() -> None:
+            root = self.blocks.root
+            if not root.is_dir() or not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+                raise StorageUnavailable("the block directory is missing or not readable and writable")
+            with os.scandir(root):
+                pass
+
+        await to_thread.run_sync(usable)
 
     async def close(self) -> None:
         return None

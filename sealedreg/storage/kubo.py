@@ -6,10 +6,10 @@ the CIDs are the embedded backend's, by construction (docs/format.md §7).
 from __future__ import annotations
 
 from contextlib import aclosing
-from typing import AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator, Sequence
 
-from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, StoredContent, content_size,
-                                    parse_content_id)
+from sealedreg.storage.base import (ContentCorrupt, ContentId, ContentMissing, Released, StoredContent,
+                                    content_size, parse_content_id)
 from sealedreg.storage.car import CarError, read_car_async
 from sealedreg.storage.cid import RAW
 from sealedreg.storage.dagread import read_blocks
@@ -92,7 +92,9 @@ class KuboStore:
             raise ContentCorrupt(f"{content_id}: {exc}") from None
 
     async def keep_root(self, name: str, root: ContentId) -> None:
-        """Pin the new root, swap it into MFS at /sealedreg/<name>, unpin the old one."""
+        """Pin the new root and swap it into MFS at /sealedreg/<name>. The old
+        root stays pinned: a published tree must stay fetchable until it
+        expires, and garbage collection unpins it then (`release`)."""
         path = f"{MFS_ROOT}/{name}"
         old = await self.kubo.files_stat(path)
         await self.kubo.pin_add(root)
@@ -100,11 +102,28 @@ class KuboStore:
         if old is not None:
             await self.kubo.files_rm(path)
         await self.kubo.files_cp(f"/ipfs/{root}", path)
-        if old is not None and old.get("Hash") not in (None, root):
-            await self.kubo.pin_rm(old["Hash"])
 
     async def retain(self, content_id: ContentId) -> None:
         await self.kubo.pin_add(content_id)
+
+    async def release(self, blocks: Sequence[ContentId], roots: Sequence[ContentId],
+                      dry_run: bool = False) -> Released:
+        """Unpin the roots (only ones this registry recorded: the caller's list comes
+        from its index); Kubo's own GC (`ipfs repo gc`, `--enable-gc`) frees the disk.
+        Bytes are each root's cumulative size as the node reports it."""
+        count = size = 0
+        for root in roots:
+            if not await self.kubo.is_pinned(root):
+                continue
+            stat = await self.kubo.files_stat(f"/ipfs/{root}")
+            if not dry_run:
+                await self.kubo.pin_rm(root)
+            count += 1
+            size += int((stat or {}).get("CumulativeSize", 0))
+        return Released(count, size)
+
+    async def ready(self) -> None:
+        await self.kubo.node_id(retry=False)
 
     async def close(self) -> None:
         await self.kubo.aclose()

@@ -14,13 +14,16 @@ CIDs are the embedded backend's whatever the node's own config says.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterable, AsyncIterator
+from typing import Any, AsyncIterable, AsyncIterator, Iterator
 
 import httpx
 
+from sealedreg.metrics import KUBO_RPC_DURATION, KUBO_RPC_ERRORS
 from sealedreg.storage.base import StorageError, StorageUnavailable
 from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS
 
@@ -102,6 +105,11 @@ class KuboClient:
     # -- plumbing -------------------------------------------------------------
     async def _call(self, command: str, params: Any = None, *, content: Any = None,
                     headers: dict[str, str] | None = None, idempotent: bool = True) -> httpx.Response:
+        with _observed(command):
+            return await self._call_once(command, params, content=content, headers=headers, idempotent=idempotent)
+
+    async def _call_once(self, command: str, params: Any, *, content: Any, headers: dict[str, str] | None,
+                         idempotent: bool) -> httpx.Response:
         attempts = self.timeouts.retries if idempotent else 1
         for attempt in range(attempts):
             try:
@@ -130,13 +138,14 @@ class KuboClient:
         """Stream a response body (in pieces of `piece` bytes when given, the
         last excepted); the caller checks it got every byte it asked for."""
         try:
-            async with self._http.stream("POST", command, params=params) as r:
-                if r.status_code != 200:
-                    raise _error(command, r.status_code, await r.aread())
-                async for chunk in r.aiter_bytes(piece):
-                    yield chunk
-                # Kubo reports a failure after the headers only in an HTTP trailer,
-                # which httpx does not expose: callers check the length they got.
+            with _observed(command):
+                async with self._http.stream("POST", command, params=params) as r:
+                    if r.status_code != 200:
+                        raise _error(command, r.status_code, await r.aread())
+                    async for chunk in r.aiter_bytes(piece):
+                        yield chunk
+                    # Kubo reports a failure after the headers only in an HTTP trailer,
+                    # which httpx does not expose: callers check the length they got.
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise KuboUnavailable(command, f"{type(exc).__name__}: {exc or 'no answer'}") from None
 
@@ -203,13 +212,14 @@ class KuboClient:
             return
         headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if length else {}
         try:
-            async with self._http.stream("GET", f"{gateway}/ipfs/{cid}", headers=headers) as r:
-                if r.status_code not in (200, 206):
-                    raise _error("gateway", r.status_code, await r.aread())
-                if r.status_code == 200 and offset:
-                    raise KuboError("gateway", "the gateway ignored the byte range")
-                async for chunk in r.aiter_bytes(piece):
-                    yield chunk
+            with _observed("gateway"):
+                async with self._http.stream("GET", f"{gateway}/ipfs/{cid}", headers=headers) as r:
+                    if r.status_code not in (200, 206):
+                        raise _error("gateway", r.status_code, await r.aread())
+                    if r.status_code == 200 and offset:
+                        raise KuboError("gateway", "the gateway ignored the byte range")
+                    async for chunk in r.aiter_bytes(piece):
+                        yield chunk
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise KuboUnavailable("gateway", f"{type(exc).__name__}: {exc or 'no answer'}") from None
 
@@ -259,9 +269,10 @@ class KuboClient:
         return cid in answer.get("Keys", {})
 
     # -- the node, its peers and routing (federation, IPNS) --------------------
-    async def node_id(self) -> dict:
-        """The node's identity: `ID` (peer id) and `Addresses` (multiaddrs with /p2p/)."""
-        return await self._json("id")
+    async def node_id(self, retry: bool = True) -> dict:
+        """The node's identity: `ID` (peer id) and `Addresses` (multiaddrs with /p2p/).
+        `retry=False`: one attempt (a readiness probe)."""
+        return await self._json("id", idempotent=retry)
 
     async def peering_add(self, multiaddr: str) -> None:
         """Keep a connection to the peer at `multiaddr` (it must end in /p2p/<id>):
@@ -307,6 +318,21 @@ class KuboClient:
             if "does not exist" in exc.kubo_message:
                 return None
             raise
+
+
+@contextlib.contextmanager
+def _observed(command: str) -> Iterator[None]:
+    """Time one RPC call (`command` is its path: `add`, `block/get`, never an
+    argument) and count its failure; a stream its reader abandons is no failure."""
+    started = time.perf_counter()
+    try:
+        yield
+    except (KuboError, httpx.TransportError, httpx.TimeoutException) as exc:
+        refused = isinstance(exc, KuboError) and not isinstance(exc, KuboUnavailable)
+        KUBO_RPC_ERRORS.labels(command, "error" if refused else "unavailable").inc()
+        raise
+    finally:
+        KUBO_RPC_DURATION.labels(command).observe(time.perf_counter() - started)
 
 
 def _error(command: str, status: int, body: bytes) -> KuboError:

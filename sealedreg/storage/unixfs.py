@@ -281,10 +281,10 @@ def walk_blocks(get_block: BlockSource, root: CID) -> Iterator[tuple[CID, bytes]
         block = get_block(cid)
         yield cid, block
         if cid.codec == DAG_PB:
-            stack.extend(reversed([link.cid for link in _links(block)]))
+            stack.extend(reversed([link.cid for link in node_links(block)]))
 
 
-def _links(block: bytes) -> list[Link]:
+def node_links(block: bytes) -> list[Link]:
     """The links of a dag-pb node, file or directory."""
     try:
         return decode_file_node(block).links

@@ -1,8 +1,9 @@
+import re
 from pathlib import Path
 
 import pytest
 
-from sealedreg.config import ConfigError, load
+from sealedreg.config import ConfigError, error_line, key_line, load, parse_duration
 
 
 def test_defaults():
@@ -222,3 +223,105 @@ def test_federation_options_in_toml(tmp_path):
 def test_federation_options_accept_dashes_in_toml(tmp_path):
     c = load(_toml(tmp_path, 'dns-server = "127.0.0.1:53"\ndns-ttl = 30'), env={})
     assert c.dns_server == "127.0.0.1:53" and c.dns_ttl == 30
+
+
+# -- durations ----------------------------------------------------------------------
+@pytest.mark.parametrize("text,seconds", [("90", 90.0), ("30s", 30.0), ("15m", 900.0), ("2h", 7200.0),
+                                          ("7d", 604800.0), ("1w", 604800.0), ("1500ms", 1.5), (" 2.5h ", 9000.0)])
+def test_every_seconds_option_takes_a_duration(tmp_path, text, seconds):
+    assert parse_duration(text) == seconds
+    assert load(env={"SEALEDREG_TREE_LIFETIME": "7d", "SEALEDREG_GC_GRACE": text}).gc_grace == seconds
+    c = load(_toml(tmp_path, f'gc_grace = "{text}"\nupload_ttl = "1h"'), env={})
+    assert (c.gc_grace, c.upload_ttl) == (seconds, 3600.0)
+
+
+def test_numbers_stay_seconds_and_whole_seconds_options_take_durations(tmp_path):
+    c = load(_toml(tmp_path, "gc_grace = 120\nupload_ttl = 60.5"), env={"SEALEDREG_DNS_TTL": "5m"})
+    assert (c.gc_grace, c.upload_ttl, c.dns_ttl) == (120.0, 60.5, 300)
+    with pytest.raises(ConfigError, match="dns_ttl: invalid value '1.5s'"):
+        load(env={"SEALEDREG_DNS_TTL": "1.5s"})
+
+
+@pytest.mark.parametrize("text", ["2x", "h", "", "-5m", "1h30m", "5 minutes"])
+def test_a_bad_duration_names_its_option(tmp_path, text):
+    with pytest.raises(ConfigError, match="gc_grace: invalid value") as info:
+        load(_toml(tmp_path, f'gc_grace = "{text}"'), env={})
+    assert info.value.key == ("gc_grace",)
+    with pytest.raises(ConfigError):
+        parse_duration(text)
+
+
+def test_gc_interval_is_off_or_at_least_a_minute():
+    assert load(env={"SEALEDREG_GC_INTERVAL": "6h"}).gc_interval == 21600.0
+    assert load(env={}).gc_interval == 0.0
+    with pytest.raises(ConfigError, match="gc_interval"):
+        load(env={"SEALEDREG_GC_INTERVAL": "30s"})
+
+
+# -- where an option sits in the file ------------------------------------------------
+LAYOUT = '''# sealedreg.toml
+listen = "0.0.0.0:5000"   # a comment with = and [brackets]
+"gc-grace" = "2h"
+motd = """
+[not.a.table]
+keys = "not a key"
+"""
+data.dir = 'x'
+
+[namespaces."example.com"]
+org_secret = "secrets/example.com.secret"
+keys = "keys/example.com.key"   # the org key
+
+[namespaces]
+"other.org".private = ["app/*",
+  "tools/*"]
+"third.org" = { keys = "k", layers = "auto" }
+
+[groups]
+example = ["alice", "ci"]
+
+[[acl]]
+namespaces = ["example.com"]
+groups = ["example"]
+
+[[acl]]
+users = ["*"]
+actions = ["pull"]
+'''
+
+
+@pytest.mark.parametrize("key,line", [
+    (("listen",), 2), (("gc_grace",), 3), (("gc-grace",), 3), (("motd",), 4), (("data", "dir"), 8),
+    (("namespaces", "example.com"), 10), (("namespaces", "example.com", "keys"), 12),
+    (("namespaces", "example.com", "private"), 10),  # not set: its table's header
+    (("namespaces", "other.org", "private"), 15), (("namespaces", "third.org", "layers"), 17),
+    (("groups", "example"), 20), (("acl", 0), 22), (("acl", 0, "groups"), 24), (("acl", 1), 26),
+    (("acl", 1, "actions"), 28), (("acl", 1, "users"), 27), (("not_there",), None),
+])
+def test_key_line(key, line):
+    assert key_line(LAYOUT, key) == line
+
+
+def test_key_line_in_inline_tables_and_arrays_of_them():
+    text = 'acl = [\n  { users = ["a"], actions = ["pull"] },\n  { users = ["b"], bogus = 1 },\n]\n'
+    assert key_line(text, ("acl", 1, "bogus")) == 3 and key_line(text, ("acl", 0, "users")) == 2
+    assert key_line('[namespaces]\n"a.org" = { keys = "k" }\n', ("namespaces", "a.org", "keys")) == 2
+
+
+@pytest.mark.parametrize("text,line,message", [
+    ('listen = "127.0.0.1:5000"\n\ngc_grace = "2x"\n', 3, "gc_grace: invalid value '2x'"),
+    ('listen = "127.0.0.1:5000"\nbogus = 1\n', 2, "unknown option 'bogus'"),
+    ('[namespaces."a.org"]\nkeys = "k"\nfoo = 1\n', 3, "namespaces.a.org: unknown option 'foo'"),
+    ('[[acl]]\nusers = ["a"]\nactions = ["pull"]\nnamespaces = ["a"]\n[[acl]]\nusers = ["b"]\nactions = ["fly"]\n'
+     'namespaces = ["b"]\n', 7, "acl[1].actions"),
+    ('[groups]\nops = 3\n', 2, "groups.ops"),
+    ('upload_ttl = 10\n', 1, "upload_ttl: must be at least 60"),
+    ('x = 1\ny = \n', 2, "Invalid value"),
+    ('publish = "auto"\n', 1, "needs dns_server"),
+    ('token_lifetime = 600\nrefresh_token_lifetime = 5\n', 2, "token_lifetime"),
+    ('metrics_listen = "nope"\n', 1, "metrics_listen: expected HOST:PORT"),
+])
+def test_an_error_knows_its_line(tmp_path, text, line, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        load(_toml(tmp_path, text), env={})
+    assert error_line(info.value, text) == line

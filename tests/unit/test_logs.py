@@ -50,3 +50,52 @@ def test_encoded_queries_scopes_and_single_component_names():
         out = r.redact(line)
         for secret in ("secret-app", "v9-launch", "ab" * 32, "repository:acme:"):
             assert secret not in out, (line, out)
+
+
+def _emit(log_format: str, *records: logging.LogRecord) -> list[str]:
+    import io
+
+    from sealedreg.logs import handler
+
+    stream = io.StringIO()
+    out = handler(Redactor(POLICY.is_private, key=b"k" * 16), log_format, stream)
+    for record in records:
+        out.handle(record)
+    return stream.getvalue().splitlines()
+
+
+def _record(msg: str, *args, fields: dict | None = None, exc_info=None) -> logging.LogRecord:
+    record = logging.LogRecord("sealedreg.test", logging.WARNING, __file__, 1, msg, args, exc_info)
+    if fields is not None:
+        record.fields = fields
+    return record
+
+
+def test_json_lines_are_one_object_per_record_with_every_field():
+    import json
+
+    try:
+        raise ValueError("in example.com/secret-x\nsecond line")
+    except ValueError as exc:
+        failed = _record("failed %s", "x", exc_info=(type(exc), exc, exc.__traceback__))
+    out = _emit("json", _record("pushed %s", "example.com/public"), failed,
+                _record("GET /v2/{name}/blobs/{digest} 200", fields={
+                    "route": "/v2/{name}/blobs/{digest}", "status": 200, "user": "alice", "request_id": "r-1",
+                    "note": f"example.com/secret-app {D}"}))
+    assert len(out) == 3  # a traceback's newlines are escaped: still one line
+    docs = [json.loads(line) for line in out]
+    for doc in docs:
+        assert {"time", "level", "logger", "message"} <= set(doc) and doc["level"] == "WARNING"
+        assert doc["time"].endswith("+00:00") and doc["logger"] == "sealedreg.test"
+    assert docs[0]["message"] == "pushed example.com/public"
+    assert "ValueError" in docs[1]["exception"] and "secret-x" not in docs[1]["exception"]
+    request = docs[2]
+    assert request["route"] == "/v2/{name}/blobs/{digest}" and request["status"] == 200
+    assert request["user"] == "alice" and request["request_id"] == "r-1"
+    assert "secret-app" not in request["note"] and "ab" * 32 not in request["note"]
+
+
+def test_text_lines_are_unchanged_and_redacted():
+    out = _emit("text", _record("GET /v2/example.com/secret-app/manifests/1 and %s", D))
+    assert len(out) == 1 and " WARNING sealedreg.test: GET /v2/<r:" in out[0]
+    assert "secret-app" not in out[0] and "ab" * 32 not in out[0]

@@ -95,3 +95,23 @@ def test_modes_and_tokens_must_agree(user_db):
         Authenticator(TOKEN, user_db, ACL, None, "s")
     with pytest.raises(ValueError):
         Authenticator("none", user_db, ACL, None, "s")
+
+
+@pytest.mark.parametrize("mode", [TOKEN, BASIC])
+def test_the_browse_page_viewer_is_basic_or_anonymous_in_both_modes(user_db, mode):
+    tokens = Tokens(generate_key(), "sealedreg", 300, 3600) if mode == TOKEN else None
+    auth = Authenticator(mode, user_db, ACL, tokens, "sealedreg")
+    anonymous = run(auth.viewer(scope()))
+    assert isinstance(anonymous, Identity) and anonymous.subject is None
+    assert anonymous.may_see("pub/x") and not anonymous.may_see("a/x")
+    alice = run(auth.viewer(scope(basic("alice", "pw"))))
+    assert isinstance(alice, Identity) and alice.subject == "alice" and alice.may_see("a/x")
+    for value in (basic("alice", "wrong"), "Basic !!", "Bearer x", "x" * 9000):
+        refused = run(auth.viewer(scope(value)))
+        assert isinstance(refused, Refusal) and refused.status == 401
+        assert refused.headers["WWW-Authenticate"] == 'Basic realm="sealedreg",charset="UTF-8"'
+    auth.throttle.clock = lambda: 50.0
+    for _ in range(auth.throttle.allowed):
+        run(auth.viewer(scope(basic("bob", "wrong"))))
+    throttled = run(auth.viewer(scope(basic("alice", "pw"))))
+    assert throttled.status == 429 and throttled.headers["Retry-After"]

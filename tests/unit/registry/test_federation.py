@@ -853,3 +853,25 @@ def test_a_recipient_that_rotated_still_opens_with_its_previous_key(world):
         assert await fed.list_tags(SECRET, None, None) == ["v1"]
 
     run(go())
+
+
+def test_resolutions_are_counted_hit_miss_and_error(world):
+    from sealedreg.metrics import sample
+
+    def count(result: str) -> float:
+        return sample("sealedreg_federation_resolutions_total", {"result": result})
+
+    async def go():
+        before = {r: count(r) for r in ("hit", "miss", "error")}
+        timed = sample("sealedreg_federation_resolution_duration_seconds_count", {"result": "miss"})
+        tree = await publish(world.remote)
+        fed = world.federation(tree.root)
+        await fed.mount(NS)
+        await fed.mount(NS)
+        refused = world.federation(found=discovery((await publish(world.remote, keys=STRANGER)).root, keys=PUB))
+        with pytest.raises(NameUnknown):
+            await refused.mount(NS)
+        assert {r: count(r) - before[r] for r in before} == {"hit": 1, "miss": 1, "error": 1}
+        assert sample("sealedreg_federation_resolution_duration_seconds_count", {"result": "miss"}) == timed + 1
+
+    run(go())
