@@ -62,7 +62,7 @@ def gc(data: Path | None, config_file: Path | None, ipfs_api: str | None, dry_ru
         click.echo(json.dumps(report.to_json(), indent=2))
         return
     verb = "would free" if dry_run else "freed"
-    what = "roots unpinned" if report.store == "kubo" else "blocks"
+    what = ("pinned root" if report.store == "kubo" else "block") + ("" if report.blocks == 1 else "s")
     click.echo(f"{verb} {report.blocks} {what}, {_size(report.bytes)} ({report.blobs} blobs, "
                f"{report.links} repository links, {report.trees} expired trees; grace {report.grace:g} s)")
     for name in report.unreadable:

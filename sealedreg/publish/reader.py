@@ -183,16 +183,13 @@ class TreeReader:
         except KeyError_ as exc:
             raise DescriptorError(f"sealedreg.json names a malformed key: {exc}") from None
 
-    async def _read(self, path: str) -> bytes:
-        return await self.file(path)
-
     async def open_private(self, repo: str, recipients: list[OrgKeys]) -> Opened | None:
         """The envelope of private repository `repo`, found through the first of
         `recipients` that may open it, verified against the descriptor's key and
         opened; None when none of them may (or there is no such repository).
         Envelopes older than the tree are refused."""
         doc, publisher, box = self._signed()
-        return await find_private(self._read, namespace=self.namespace, repo=repo, version=doc.version,
+        return await find_private(self.file, namespace=self.namespace, repo=repo, version=doc.version,
                                   seq=doc.seq, publisher=publisher, publisher_box=box, recipients=recipients)
 
     async def envelope(self, repo: str, recipient: OrgKeys) -> bytes:
@@ -212,5 +209,5 @@ class TreeReader:
         doc, _, box = self._signed()
         if doc.version < 2 or box is None:
             return []
-        return [entry for _, entry in await recipient_index(self._read, namespace=self.namespace, seq=doc.seq,
+        return [entry for _, entry in await recipient_index(self.file, namespace=self.namespace, seq=doc.seq,
                                                             publisher_box=box, recipient=recipient)]

@@ -141,3 +141,52 @@ def test_pushes_racing_collections_from_another_process_lose_nothing(tmp_path):
         # Whatever each collection found, nothing pushed again was freed for good:
         # the last collection finds nothing left to free.
         assert gc(data, "--grace", "10m")["blocks"] == 0
+
+
+def publish(data: Path, api: str | None) -> dict:
+    argv = [sys.executable, "-m", "sealedreg", "publish", "--data", str(data), "example.com"]
+    if api:
+        argv += ["--ipfs-api", api]
+    return json.loads(subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout)
+
+
+def pinned(node) -> set[str]:
+    return set(ipfs_cli(node, "pin", "ls", "--type=recursive", "--quiet").split())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_published_trees_keep_their_content_until_they_expire(backend, tmp_path, request):
+    """A federated puller may have resolved the previous tree a moment ago: its
+    blobs stay stored, and served by the gateway, until that tree expires."""
+    if backend == "kubo":
+        request.getfixturevalue("kubo_built")
+    img = write_image(tmp_path / "img", layers=[200_000], seed=9, compresslevel=0, tag="t")
+    data = tmp_path / "data"
+    with registry_on(backend, tmp_path) as (srv, node), ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        api = node.api_url if node else None
+        push(sb, srv.address, img.path, "example.com/app:1")
+        doc = inspect(data, "example.com/app:1", api)
+        layer = next(b["cid"] for b in doc["blobs"] if b["role"] == "layer")
+        old = publish(data, api)
+        assert httpx.delete(f"{srv.url}/v2/example.com/app/manifests/{img.manifest_digest}").status_code == 202
+        first = gc(data, "--grace", "0", ipfs_api=api)
+        assert (first["links"], first["blobs"], first["trees"]) == (2, 1, 0)  # only the manifest's own copy
+        new = publish(data, api)  # the current tree no longer links the image
+        assert new["root"] != old["root"]
+        assert gc(data, "--grace", "0", ipfs_api=api)["blobs"] == 0
+        gateway = f"{srv.url}/ipfs/{layer}?format=raw"
+        assert httpx.get(gateway).status_code == 200
+        if node:
+            assert {old["root"], new["root"], layer} <= pinned(node)
+
+        with sqlite3.connect(data / "index.sqlite") as db:  # the old tree's validity runs out
+            db.execute("UPDATE trees SET expires = 1 WHERE root = ?", (old["root"],))
+        last = gc(data, "--grace", "0", ipfs_api=api)
+        assert (last["trees"], last["blobs"]) == (1, 2)  # the old tree, the config and the layer
+        assert httpx.get(gateway).status_code == 404
+        if node:
+            now = pinned(node)
+            assert old["root"] not in now and layer not in now and new["root"] in now
+        else:
+            assert layer not in block_files(data) and new["root"] in block_files(data)
+        assert httpx.get(f"{srv.url}/ipfs/{new['root']}?format=raw").status_code == 200

@@ -43,7 +43,7 @@ def test_json_report_and_grace(tmp_path):
     dry = runner.invoke(main, ["gc", "--data", data, "--grace", "0", "--dry-run", "--json"])
     assert json.loads(dry.output)["blocks"] == 1 and json.loads(dry.output)["dry_run"] is True
     done = runner.invoke(main, ["gc", "--data", data, "--grace", "0s"])
-    assert done.exit_code == 0 and done.output.startswith("freed 1 blocks"), done.output
+    assert done.exit_code == 0 and done.output.startswith("freed 1 block, "), done.output
     assert "would free 0 blocks" in runner.invoke(main, ["gc", "--data", data, "--grace", "0", "--dry-run"]).output
 
 
