@@ -9,6 +9,7 @@
 <data>/users.htpasswd            the users file, unless the config names another
 <data>/token.key                 the token signing key, unless the config names another
 <data>/tmp/                      scratch files, removed on start
+<data>/gc.lock, <data>/gc.gate   empty files whose flocks keep writers and the GC sweep apart
 ```
 
 Every path handed out is built from validated, fixed-form components (hex ids,
@@ -37,7 +38,7 @@ class DataDir:
         self.index, self.uploads, self.blocks = r / "index.sqlite", r / "uploads", r / "blocks"
         self.secrets, self.tmp = r / "secrets", r / "tmp"  # secrets: the rotated org domains' (0600 each)
         self.users_file, self.token_key = r / USERS_FILE, r / TOKEN_KEY
-        self.gc_lock = r / "gc.lock"  # flock: writers shared, the GC sweep exclusive (registry.sweeplock)
+        self.gc_lock, self.gc_gate = r / "gc.lock", r / "gc.gate"  # flocks between writers and GC (registry.sweeplock)
 
     def prepare(self, clean_scratch: bool = False) -> None:
         """Create the layout. With `clean_scratch` (only at server start, when

@@ -60,8 +60,9 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
     kubo = store.kubo if isinstance(store, KuboStore) else None
     federation = Federation(federation_settings(config), index, store, domains, policy, kubo,
                             keys=[load_keys(config.keys)] if config.keys else [])
+    sweep_lock = None if readonly else SweepLock(datadir.gc_lock, datadir.gc_gate)
     return Registry(index, uploads, store, domains, policy, tree_lifetime=config.tree_lifetime,
-                    federation=federation, kubo=kubo, sweep_lock=None if readonly else SweepLock(datadir.gc_lock))
+                    federation=federation, kubo=kubo, sweep_lock=sweep_lock)
 
 
 def federation_settings(config: Config) -> FederationSettings:

@@ -178,7 +178,7 @@ def _overview(data: Overview) -> str:
 
 def _namespace(ns: NamespaceView) -> str:
     badge = ' <span class="badge">configured</span>' if ns.configured else ""
-    out = [f'<div class="namespace"><h3>{e(ns.name)}{badge}</h3>', _publish(ns.publish)]
+    out = [f'<div class="namespace"><h3>{e(ns.name)}{badge}</h3>', _publish(ns.publish) if ns.repositories else ""]
     if ns.repositories:
         out.append('<table><thead><tr><th>repository</th><th class="n">tags</th><th class="n">manifests</th>'
                    '<th class="n">blobs</th><th class="n">size</th></tr></thead><tbody>')

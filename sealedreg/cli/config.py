@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -110,8 +111,12 @@ def _env_names(exc: ConfigError) -> str:
 
 
 def _effective(settings: Config) -> dict:
-    """Every option's value as `serve` would use it; paths as strings."""
+    """Every option's value as `serve` would use it; paths as strings; a
+    password in a URL (`http://user:pass@kubo:5001`) replaced by `***`."""
     doc = dataclasses.asdict(settings)
     doc["users_file"] = settings.users_path
     doc["token_key"] = settings.token_key_path
-    return doc
+    return {key: _USERINFO.sub(r"\1***@", value) if isinstance(value, str) else value for key, value in doc.items()}
+
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)

@@ -36,7 +36,8 @@ Examples:
   sealedreg gc --dry-run --data /var/lib/sealedreg
   sealedreg gc --grace 10m --json --config sealedreg.toml""")
 @registry_options
-@click.option("--dry-run", is_flag=True, help="report what would be freed; change nothing")
+@click.option("--dry-run", is_flag=True, help="report what would be freed; free nothing (pushes go on meanwhile, "
+                                              "so it is an estimate)")
 @click.option("--grace", callback=_grace, metavar="DURATION",
               help="keep content pushed or linked this recently (90, 30s, 15m, 2h, 7d) [default: gc_grace, 1h]")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")

@@ -22,7 +22,9 @@ manifest digest and remembered).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -209,7 +211,10 @@ def build_overview(content: Content, refs: Mapping[str, Refs | None], may_pull: 
     for repo in repositories.values():
         by_ns.setdefault(repo.namespace, []).append(repo)
     configured = set(configured)
-    namespaces = tuple(NamespaceView(ns, ns in configured, states.get(ns), tuple(by_ns.get(ns, ())))
+    # A namespace's publish state (its root: the gateway serves that tree) only to a
+    # viewer who may pull something in it; a configured one is otherwise just named.
+    namespaces = tuple(NamespaceView(ns, ns in configured, states.get(ns) if ns in by_ns else None,
+                                     tuple(by_ns.get(ns, ())))
                        for ns in sorted(set(by_ns) | configured))
 
     stored: dict[tuple[str, str], int] = {}
@@ -274,14 +279,27 @@ class Browser:
     are read once per digest)."""
 
     CACHE_SIZE = 4096
+    SCAN_TTL = 5.0
+    """Seconds one scan of the index serves every page (each viewer's cut of it
+    is made per request): however many requests come, anonymous ones
+    included, the index is scanned at most once per this interval."""
 
-    def __init__(self, registry: "Registry") -> None:
+    def __init__(self, registry: "Registry", clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = registry
         self._refs: OrderedDict[str, Refs] = OrderedDict()
+        self._clock = clock
+        self._scan: tuple[float, tuple] | None = None
+        self._scanning = asyncio.Lock()
+
+    async def _content(self) -> tuple:
+        async with self._scanning:  # concurrent requests wait for one scan, never start their own
+            if self._scan is None or self._clock() - self._scan[0] >= self.SCAN_TTL:
+                self._scan = (self._clock(), await self.registry.index.browse_content())
+            return self._scan[1]
 
     async def overview(self, may_pull: MayPull) -> Overview:
         index = self.registry.index
-        blobs, manifests, tags = await index.browse_content()
+        blobs, manifests, tags = await self._content()
         content = Content(blobs, manifests, tags)
         refs: dict[str, Refs | None] = {}
         for record, content_id in manifests:

@@ -28,7 +28,7 @@ from sealedreg.registry.errors import IntegrityError, RegistryError
 from sealedreg.registry.service import Registry
 from sealedreg.storage.base import StorageError
 from sealedreg.storage.cid import DAG_PB, CID
-from sealedreg.storage.unixfs import DagError, node_links
+from sealedreg.storage.unixfs import DagError, decode_directory
 
 log = logging.getLogger("sealedreg.gc")
 
@@ -67,7 +67,8 @@ async def collect_garbage(registry: Registry, grace: float, dry_run: bool = Fals
     now = time.time() if now is None else now
     await _record_tree_content(registry, now)
     try:
-        async with registry.sweep_lock.sweeping():
+        # A dry run frees nothing, so it does not stop pushes: its figures are an estimate.
+        async with registry.sweep_lock.writing() if dry_run else registry.sweep_lock.sweeping():
             step("marking")
             if not dry_run:  # finish what an interrupted run forgot but did not release
                 blocks, roots = await registry.index.pending_sweep()
@@ -120,18 +121,46 @@ async def _record_manifest_refs(registry: Registry) -> list[str]:
 
 
 async def _record_tree_content(registry: Registry, now: float) -> None:
-    """Record the blobs each live tree links, for trees published before that
-    was recorded: every link of the tree's own directory nodes that is not
-    itself one of the tree's blocks is a blob's root."""
-    for root, own in await registry.index.trees_without_content(now):
-        mine = set(own)
-        content: list[str] = []
-        for cid in own:
-            if CID.parse(cid).codec != DAG_PB:
-                continue
-            try:
-                links = node_links(await registry.store.get_block(cid))
-            except (StorageError, DagError) as exc:
-                raise GcError(f"tree {root}: block {cid} cannot be read ({exc}); not collecting") from None
-            content += [str(link.cid) for link in links if str(link.cid) not in mine]
-        await registry.index.set_tree_content(root, sorted(set(content)))
+    """Record what each live tree published before this was recorded links and
+    holds, by walking it from its root: its directories, and every file below
+    them — a stored blob's root (content), or one of the tree's own files
+    (manifests, tags, envelopes: every block of it is the tree's own)."""
+    for root in await registry.index.trees_without_content(now):
+        content: set[str] = set()
+        own: set[str] = set()
+        files: list[str] = []
+        pending = [root]
+        try:
+            while pending:
+                cid = pending.pop()
+                if cid in own:
+                    continue
+                block = await registry.store.get_block(cid)
+                own.add(cid)
+                try:
+                    links = decode_directory(block) if CID.parse(cid).codec == DAG_PB else None
+                except DagError:
+                    links = None  # a file's root, reached as the tree itself: not a tree
+                if links is None:
+                    raise DagError("not a directory")
+                for link in links:
+                    target = str(link.cid)
+                    if link.cid.codec == DAG_PB and await _is_directory(registry, target):
+                        pending.append(target)
+                    else:
+                        files.append(target)
+            stored = await registry.index.stored_content(files)
+            content |= stored
+            for cid in set(files) - stored:
+                own.update([block_cid async for block_cid, _ in registry.store.dag(cid)])
+        except (StorageError, DagError) as exc:
+            raise GcError(f"tree {root} cannot be read ({exc}); not collecting") from None
+        await registry.index.set_tree_content(root, sorted(content), sorted(own))
+
+
+async def _is_directory(registry: Registry, cid: str) -> bool:
+    try:
+        decode_directory(await registry.store.get_block(cid))
+    except DagError:
+        return False
+    return True

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS manifest_refs (
     PRIMARY KEY (repo, manifest, digest)
 );
 CREATE INDEX IF NOT EXISTS manifest_refs_by_blob ON manifest_refs (repo, digest);
+CREATE INDEX IF NOT EXISTS manifest_refs_by_digest ON manifest_refs (digest);
 CREATE TABLE IF NOT EXISTS namespaces (
     namespace TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -184,6 +185,10 @@ class Index:
         for table, column, statement in _MIGRATIONS:
             if column not in [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]:
                 self._db.execute(statement)
+        # An index from before `trees` existed: its current trees get a row (what they
+        # link unknown), so garbage collection reads them before it collects anything.
+        self._db.execute("INSERT OR IGNORE INTO trees (root, namespace, seq, expires) "
+                         "SELECT root, namespace, seq, expires FROM namespaces")
 
     def close(self) -> None:
         with self._lock:
@@ -477,23 +482,36 @@ class Index:
                 for repo, digest, media_type, size, cid, domain in rows]
 
     async def set_manifest_refs(self, repo: str, digest: str, refs: list[str]) -> None:
-        await self._tx(lambda db: _set_refs(db, repo, digest, refs))
+        """Record what a manifest read back references, unless it went meanwhile."""
+        def record(db: sqlite3.Connection) -> None:
+            if db.execute("SELECT 1 FROM manifests WHERE repo = ? AND digest = ? AND refs IS NULL",
+                          (repo, digest)).fetchone():
+                _set_refs(db, repo, digest, refs)
 
-    async def trees_without_content(self, now: float) -> list[tuple[str, list[str]]]:
-        """(root, its own blocks) of every live tree whose linked blobs are not recorded yet."""
-        def find(db: sqlite3.Connection) -> list[tuple[str, list[str]]]:
-            roots = [r[0] for r in db.execute(
-                "SELECT root FROM trees WHERE content_known IS NULL AND "
-                "(expires > ? OR root IN (SELECT root FROM namespaces))", (now,))]
-            return [(root, [r[0] for r in db.execute("SELECT cid FROM tree_blocks WHERE root = ?", (root,))])
-                    for root in roots]
+        await self._tx(record)
+
+    async def trees_without_content(self, now: float) -> list[str]:
+        """Every live tree whose own blocks and linked blobs are not recorded yet."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT root FROM trees WHERE content_known IS NULL AND "
+            "(expires > ? OR root IN (SELECT root FROM namespaces)) ORDER BY root", (now,)).fetchall())
+        return [r[0] for r in rows]
+
+    async def stored_content(self, cids: list[str]) -> set[str]:
+        """Which of `cids` are the root of a stored blob or manifest."""
+        def find(db: sqlite3.Connection) -> set[str]:
+            return {c for c in cids if db.execute("SELECT 1 FROM blobs WHERE content_id = ? LIMIT 1",
+                                                   (c,)).fetchone()}
 
         return await self._run(find)
 
-    async def set_tree_content(self, root: str, content: list[str]) -> None:
+    async def set_tree_content(self, root: str, content: list[str], blocks: list[str]) -> None:
+        """Record what a tree links (`content`: blobs' roots) and its own `blocks`."""
         def record(db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR IGNORE INTO tree_content (root, content_id) VALUES (?, ?)",
                            [(root, cid) for cid in content])
+            db.executemany("INSERT OR IGNORE INTO tree_blocks (cid, root) VALUES (?, ?)",
+                           [(cid, root) for cid in blocks])
             db.execute("UPDATE trees SET content_known = 1 WHERE root = ?", (root,))
 
         await self._tx(record)
@@ -615,11 +633,13 @@ _MARK = (
     """CREATE TEMP TABLE gc_live_trees AS SELECT root FROM trees WHERE expires > :now
        UNION SELECT root FROM namespaces""",
     "CREATE INDEX temp.gc_live_trees_root ON gc_live_trees (root)",
-    # Content: blobs a live link holds, manifests' own bytes, anything stored within the grace
+    # Content: blobs a live link holds, manifests' own bytes, blobs a manifest references (even
+    # one whose link was deleted: in any domain, to be safe), anything stored within the grace
     # period (an upload whose manifest has not come yet), and blobs a live tree links.
     """CREATE TEMP TABLE gc_live_content AS SELECT b.content_id AS cid FROM blobs b WHERE
        EXISTS (SELECT 1 FROM gc_live_links l WHERE l.digest = b.digest AND l.domain = b.domain)
        OR EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest AND m.domain = b.domain)
+       OR EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.digest = b.digest)
        OR b.created >= :cutoff
        UNION SELECT tc.content_id FROM tree_content tc JOIN gc_live_trees t ON t.root = tc.root""",
     "CREATE INDEX temp.gc_live_content_cid ON gc_live_content (cid)",
@@ -652,7 +672,8 @@ _FORGET = (
 def _collect(db: sqlite3.Connection, now: float, cutoff: float, dry_run: bool) -> Garbage:
     params = {"now": now, "cutoff": cutoff}
     unknown = db.execute("SELECT root FROM trees WHERE content_known IS NULL AND (expires > ? OR root IN "
-                         "(SELECT root FROM namespaces)) LIMIT 1", (now,)).fetchone()
+                         "(SELECT root FROM namespaces)) UNION ALL SELECT root FROM namespaces "
+                         "WHERE root NOT IN (SELECT root FROM trees) LIMIT 1", (now,)).fetchone()
     if unknown:  # the caller records every live tree's content first; never guess what it links
         raise ValueError(f"tree {unknown[0]} links blobs that are not recorded: not collecting")
     for table in ("gc_live_links", "gc_live_trees", "gc_live_content", "gc_dead_blocks", "gc_dead_roots"):

@@ -81,3 +81,9 @@ def test_missing_file_is_an_error_and_missing_argument_a_usage_error(tmp_path):
     assert result.exit_code == 1 and result.stderr == f"Error: config file {tmp_path / 'none.toml'} not found\n"
     assert CliRunner().invoke(main, ["config", "check"]).exit_code == 2
     assert CliRunner().invoke(main, ["config", "nope"]).exit_code == 2
+
+
+def test_json_settings_never_show_a_password_in_a_url(tmp_path):
+    f, result = check(tmp_path, 'ipfs_api = "http://admin:hunter2@127.0.0.1:5001"\n', "--json")
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.stdout and json.loads(result.stdout)["ipfs_api"] == "http://***@127.0.0.1:5001"

@@ -148,3 +148,44 @@ def test_index_rows_for_browsing(index):
     assert asyncio.run(index.publish_states()) == {"a.example": (2, "bafyroot", 1234, None, None)}
     asyncio.run(index.set_ipns_record("a.example", "k51name", b"record"))
     assert asyncio.run(index.publish_states()) == {"a.example": (2, "bafyroot", 1234, "k51name", b"record")}
+
+
+def test_publish_state_only_where_the_viewer_may_pull_something(content):
+    states = {"a.example": publish_state(3, "bafyroot", 2_000_000_000, None, None),
+              "z.example": publish_state(1, "bafyother", 2_000_000_000, None, None)}
+    view = build_overview(content, REFS, lambda repo: repo.startswith("a."), configured=["z.example"], states=states)
+    by_name = {ns.name: ns for ns in view.namespaces}
+    assert by_name["a.example"].publish.root == "bafyroot"
+    assert by_name["z.example"].publish is None  # named (it is in DNS anyway), its root not shown
+
+
+class CountingIndex:
+    def __init__(self) -> None:
+        self.scans = 0
+
+    async def browse_content(self):
+        self.scans += 1
+        return [], [], []
+
+    async def publish_states(self):
+        return {}
+
+
+def test_one_scan_of_the_index_serves_every_request_for_a_while():
+    from types import SimpleNamespace
+
+    from sealedreg.registry.browse import Browser
+    from sealedreg.registry.policy import Policy
+
+    now = [100.0]
+    index = CountingIndex()
+    browser = Browser(SimpleNamespace(index=index, policy=Policy()), clock=lambda: now[0])
+
+    async def go():
+        await asyncio.gather(*(browser.overview(lambda repo: True) for _ in range(20)))
+        assert index.scans == 1
+        now[0] += Browser.SCAN_TTL
+        await browser.overview(lambda repo: False)
+        assert index.scans == 2
+
+    asyncio.run(go())

@@ -59,7 +59,7 @@ def datadir(tmp_path) -> DataDir:
 def reg(datadir):
     policy = Policy({"example.com": NamespacePolicy("example.com", (), keys=KEYS)})
     registry = Registry(Index(datadir.index), Uploads(datadir), PausingStore(datadir.blocks, datadir.tmp, durable=False),
-                        policy=policy, sweep_lock=SweepLock(datadir.gc_lock))
+                        policy=policy, sweep_lock=SweepLock(datadir.gc_lock, datadir.gc_gate))
     yield registry
     run(registry.close())
 
@@ -331,5 +331,111 @@ def test_a_tree_that_cannot_be_read_stops_the_collection_before_anything_changes
         with pytest.raises(GcError, match="cannot be read"):
             await collect_garbage(reg, grace=0, now=tree["expires"] - 1)
         assert block_files(datadir) == before
+
+    run(go())
+
+
+def test_many_writers_waiting_on_a_sweep_hold_no_threads(reg, datadir):
+    """More waiting writers than the worker pool has threads: the sweep still
+    finishes (it needs threads itself) and every writer gets through."""
+    async def go():
+        await push_image(reg, "x.org/src", [layer(30, size=1000)])
+        blob = await reg.stat_blob("x.org/src", Digest.of(layer(30, size=1000)))
+        digest = await push_image(reg, "x.org/a", [layer(31)])
+        await reg.delete_manifest("x.org/a", digest)
+        reg.store.in_sweep, reg.store.go_on = asyncio.Event(), asyncio.Event()
+        sweep = asyncio.create_task(collect_garbage(reg, grace=0))
+        await reg.store.in_sweep.wait()
+        mounts = [asyncio.create_task(reg.mount_blob(f"x.org/m{i}", Digest.parse(blob.digest), "x.org/src"))
+                  for i in range(100)]
+        await asyncio.sleep(0.05)  # let every mount reach the lock
+        reg.store.go_on.set()
+        await asyncio.wait_for(sweep, timeout=120)  # a hang detector, not a speed limit
+        results = await asyncio.wait_for(asyncio.gather(*mounts), timeout=120)
+        assert all(r is not None for r in results)
+
+    run(go())
+
+
+def test_an_index_from_before_published_trees_were_recorded_keeps_the_current_trees_content(reg, datadir):
+    """The current tree named only in `namespaces` (no `trees` row, no blocks
+    recorded): reopening the index gives it a row, and gc walks it first."""
+    async def go():
+        digest = await push_image(reg, "example.com/app", [layer(32)])
+        await reg.build_tree("example.com")
+        for statement in ("DELETE FROM trees", "DELETE FROM tree_blocks", "DELETE FROM tree_content"):
+            await reg.index._run(lambda db, s=statement: db.execute(s))
+        reg.index.close()
+        reg.index = Index(datadir.index)
+        await reg.delete_manifest("example.com/app", digest)
+        before = block_files(datadir)
+        report = await collect_garbage(reg, grace=0)
+        assert report.blobs == 1  # the manifest's own copy; the tree still links config and layer
+        assert await reg.index.blob(str(Digest.of(layer(32))), "global") is not None
+        state = await reg.tree_state("example.com")
+        tree_blocks = {cid async for cid, _ in reg.dag(state["root"])}
+        assert tree_blocks <= block_files(datadir) and len(before - block_files(datadir)) == report.blocks
+
+    run(go())
+
+
+def test_a_blob_whose_link_was_deleted_stays_while_a_manifest_references_it(reg, datadir):
+    data = layer(33)
+
+    async def go():
+        await push_image(reg, "x.org/a", [data])
+        await reg.delete_blob("x.org/a", Digest.of(data))
+        report = await collect_garbage(reg, grace=0)
+        assert report.blobs == 0
+        assert await reg.index.blob(str(Digest.of(data)), "global") is not None
+
+    run(go())
+
+
+def test_refs_read_for_a_manifest_deleted_meanwhile_are_not_recorded(reg, datadir):
+    async def go():
+        digest = await push_image(reg, "x.org/a", [layer(34)])
+        await reg.index._run(lambda db: db.execute("DELETE FROM manifest_refs"))
+        await reg.index._run(lambda db: db.execute("UPDATE manifests SET refs = NULL"))
+        await reg.delete_manifest("x.org/a", digest)
+        await reg.index.set_manifest_refs("x.org/a", digest, ["sha256:" + "0" * 64])
+        rows = await reg.index._run(lambda db: db.execute("SELECT count(*) FROM manifest_refs").fetchone())
+        assert rows[0] == 0
+
+    run(go())
+
+
+def test_a_dry_run_does_not_stop_pushes(reg, datadir):
+    async def go():
+        digest = await push_image(reg, "x.org/a", [layer(35)])
+        await reg.delete_manifest("x.org/a", digest)
+        reg.store.in_sweep, reg.store.go_on = asyncio.Event(), asyncio.Event()
+        dry = asyncio.create_task(collect_garbage(reg, grace=0, dry_run=True))
+        await reg.store.in_sweep.wait()
+        await asyncio.wait_for(push_image(reg, "x.org/b", [layer(36)]), timeout=120)  # not held up
+        reg.store.go_on.set()
+        assert (await dry).blocks > 0
+
+    run(go())
+
+
+def test_a_sweep_is_not_starved_by_a_stream_of_writers(reg, datadir):
+    """Writers whose shared holds always overlap: without the gate a new shared
+    lock is granted forever and the sweep never gets its exclusive one."""
+    async def go():
+        stop = asyncio.Event()
+
+        async def writer():
+            while not stop.is_set():
+                async with reg.sweep_lock.writing():
+                    await asyncio.sleep(0.002)
+
+        writers = [asyncio.create_task(writer()) for _ in range(20)]
+        try:
+            await asyncio.sleep(0.05)  # the stream is flowing
+            await asyncio.wait_for(collect_garbage(reg, grace=0), timeout=60)  # a hang detector
+        finally:
+            stop.set()
+            await asyncio.gather(*writers)
 
     run(go())
