@@ -27,7 +27,7 @@ from sealedreg.registry import manifests as mf
 from sealedreg.registry.errors import IntegrityError, RegistryError
 from sealedreg.registry.service import Registry
 from sealedreg.storage.base import StorageError
-from sealedreg.storage.cid import DAG_PB, CID
+from sealedreg.storage.cid import DAG_PB
 from sealedreg.storage.unixfs import DagError, decode_directory
 
 log = logging.getLogger("sealedreg.gc")
@@ -126,41 +126,33 @@ async def _record_tree_content(registry: Registry, now: float) -> None:
     them — a stored blob's root (content), or one of the tree's own files
     (manifests, tags, envelopes: every block of it is the tree's own)."""
     for root in await registry.index.trees_without_content(now):
-        content: set[str] = set()
         own: set[str] = set()
-        files: list[str] = []
-        pending = [root]
+        files: set[str] = set()
         try:
-            while pending:
-                cid = pending.pop()
-                if cid in own:
-                    continue
-                block = await registry.store.get_block(cid)
+            directories = [(root, await registry.store.get_block(root))]
+            while directories:
+                cid, block = directories.pop()
                 own.add(cid)
-                try:
-                    links = decode_directory(block) if CID.parse(cid).codec == DAG_PB else None
-                except DagError:
-                    links = None  # a file's root, reached as the tree itself: not a tree
-                if links is None:
-                    raise DagError("not a directory")
-                for link in links:
+                for link in decode_directory(block):
                     target = str(link.cid)
-                    if link.cid.codec == DAG_PB and await _is_directory(registry, target):
-                        pending.append(target)
+                    if target in own:
+                        continue
+                    child = await registry.store.get_block(target) if link.cid.codec == DAG_PB else None
+                    if child is not None and _is_directory(child):
+                        directories.append((target, child))
                     else:
-                        files.append(target)
-            stored = await registry.index.stored_content(files)
-            content |= stored
-            for cid in set(files) - stored:
+                        files.add(target)
+            content = await registry.index.stored_content(sorted(files))
+            for cid in files - content:
                 own.update([block_cid async for block_cid, _ in registry.store.dag(cid)])
         except (StorageError, DagError) as exc:
             raise GcError(f"tree {root} cannot be read ({exc}); not collecting") from None
         await registry.index.set_tree_content(root, sorted(content), sorted(own))
 
 
-async def _is_directory(registry: Registry, cid: str) -> bool:
+def _is_directory(block: bytes) -> bool:
     try:
-        decode_directory(await registry.store.get_block(cid))
+        decode_directory(block)
     except DagError:
         return False
     return True
