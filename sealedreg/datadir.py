@@ -10,6 +10,7 @@
 <data>/token.key                 the token signing key, unless the config names another
 <data>/tmp/                      scratch files, removed on start
 <data>/gc.lock, <data>/gc.gate   empty files whose flocks keep writers and the GC sweep apart
+<data>/quarantine/               blocks `sealedreg fsck --repair` found damaged, moved aside
 ```
 
 Every path handed out is built from validated, fixed-form components (hex ids,
@@ -39,6 +40,7 @@ class DataDir:
         self.secrets, self.tmp = r / "secrets", r / "tmp"  # secrets: the rotated org domains' (0600 each)
         self.users_file, self.token_key = r / USERS_FILE, r / TOKEN_KEY
         self.gc_lock, self.gc_gate = r / "gc.lock", r / "gc.gate"  # flocks between writers and GC (registry.sweeplock)
+        self.quarantine = r / "quarantine"
 
     def prepare(self, clean_scratch: bool = False) -> None:
         """Create the layout. With `clean_scratch` (only at server start, when

@@ -34,7 +34,7 @@ def open_store(config: Config, datadir: DataDir) -> BlobStore:
     if config.store == "kubo":
         gateway = {"": None, "off": ""}.get(config.ipfs_gateway, config.ipfs_gateway)
         return KuboStore(KuboClient(config.ipfs_api, KuboTimeouts(read=config.ipfs_timeout), gateway))
-    return EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable)
+    return EmbeddedStore(datadir.blocks, datadir.tmp, durable=config.durable, quarantine_dir=datadir.quarantine)
 
 
 def open_registry(config: Config, readonly: bool = False, starting: bool = False,

@@ -29,6 +29,7 @@ COMMANDS = {
     "user": "sealedreg.cli.users:user",
     "config": "sealedreg.cli.config:config",
     "gc": "sealedreg.cli.gc:gc",
+    "fsck": "sealedreg.cli.fsck:fsck",
 }
 
 

@@ -101,6 +101,13 @@ CREATE TABLE IF NOT EXISTS tree_content (
     PRIMARY KEY (root, content_id)
 );
 CREATE INDEX IF NOT EXISTS tree_content_by_content ON tree_content (content_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    digest TEXT NOT NULL,        -- content `sealedreg fsck --repair` found damaged and forgot:
+    domain TEXT NOT NULL,        -- a later push of the same bytes stores it afresh
+    content_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS gc_sweep (
     cid TEXT NOT NULL,           -- released by a collection whose rows are gone; its bytes go next
     kind TEXT NOT NULL,          -- "block": a block to delete; "root": a DAG root to unpin
@@ -538,6 +545,57 @@ class Index:
     async def swept(self) -> None:
         """The store released everything queued: empty the queue."""
         await self._run(lambda db: db.execute("DELETE FROM gc_sweep"))
+
+    # -- consistency checks (sealedreg.registry.fsck) --------------------------
+    async def all_content(self) -> list[BlobRecord]:
+        """Every stored blob and manifest, in a stable order."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT digest, size, content_id, domain FROM blobs ORDER BY digest, domain").fetchall())
+        return [BlobRecord(*row) for row in rows]
+
+    async def holders(self, record: BlobRecord) -> list[str]:
+        """Repositories that hold `record`, as a blob or as a manifest."""
+        rows = await self._run(lambda db: db.execute(
+            "SELECT repo FROM repo_blobs WHERE digest = ? AND domain = ? UNION "
+            "SELECT repo FROM manifests WHERE digest = ? AND domain = ? ORDER BY 1",
+            (record.digest, record.domain, record.digest, record.domain)).fetchall())
+        return [r[0] for r in rows]
+
+    async def dag_of(self, content_id: str) -> list[str]:
+        """The blocks recorded for a stored DAG."""
+        rows = await self._run(lambda db: db.execute("SELECT cid FROM dag_blocks WHERE root = ? ORDER BY cid",
+                                                     (content_id,)).fetchall())
+        return [r[0] for r in rows]
+
+    async def live_trees(self, now: float) -> list[tuple[str, str, bool, list[str]]]:
+        """(namespace, root, current, own blocks) of every tree current or not yet expired."""
+        def find(db: sqlite3.Connection) -> list[tuple[str, str, bool, list[str]]]:
+            current = {r[0] for r in db.execute("SELECT root FROM namespaces")}
+            rows = db.execute("SELECT namespace, root FROM trees WHERE expires > ? OR root IN "
+                              "(SELECT root FROM namespaces) ORDER BY namespace, seq", (now,)).fetchall()
+            return [(ns, root, root in current,
+                     [r[0] for r in db.execute("SELECT cid FROM tree_blocks WHERE root = ?", (root,))])
+                    for ns, root in rows]
+
+        return await self._run(find)
+
+    async def expire_tree(self, root: str, now: float) -> None:
+        """Stop serving a (damaged, no longer current) tree: it counts as expired from now."""
+        await self._run(lambda db: db.execute("UPDATE trees SET expires = ? WHERE root = ? AND root NOT IN "
+                                              "(SELECT root FROM namespaces)", (int(now), root)))
+
+    async def quarantine(self, record: BlobRecord, reason: str) -> None:
+        """Forget damaged content (its rows, not its repositories' links or
+        manifests): reads then answer unknown, and the next push of the same
+        bytes stores it afresh. Kept in `quarantine` for the record."""
+        def forget(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM blobs WHERE digest = ? AND domain = ?", (record.digest, record.domain))
+            if not db.execute("SELECT 1 FROM blobs WHERE content_id = ?", (record.content_id,)).fetchone():
+                db.execute("DELETE FROM dag_blocks WHERE root = ?", (record.content_id,))
+            db.execute("INSERT INTO quarantine (digest, domain, content_id, reason, at) VALUES (?, ?, ?, ?, ?)",
+                       (record.digest, record.domain, record.content_id, reason, time.time()))
+
+        await self._tx(forget)
 
     # -- repositories -------------------------------------------------------
     async def repo_exists(self, repo: str) -> bool:

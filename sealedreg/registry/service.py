@@ -370,14 +370,15 @@ class Registry:
         return out
 
     # -- the namespace tree -------------------------------------------------
-    async def build_tree(self, namespace: str, now: float | None = None) -> dict:
+    async def build_tree(self, namespace: str, now: float | None = None, rebuild: bool = False) -> dict:
         """Build the namespace's tree (docs/format.md §6) from the index, store it,
         and return its root CID, sequence number (which rises on every change)
         and expiry. A tree past half its lifetime is re-signed even when
-        nothing changed, so what is published never expires."""
+        nothing changed, so what is published never expires; so is one `rebuild`
+        asks for (fsck repairing a damaged tree: every block written again)."""
         now = time.time() if now is None else now
         previous = TreeState(*state) if (state := await self.index.namespace_state(namespace)) else None
-        refresh = previous is not None and (previous.expires is None
+        refresh = previous is not None and (rebuild or previous.expires is None
                                             or previous.expires - now < self.tree_lifetime / 2)
         async with self.sweep_lock.writing():
             snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)

@@ -117,6 +117,14 @@ class BlobStore(Protocol):
         node answers), else raise. The caller bounds how long it waits."""
         ...
 
+    async def quarantine(self, root: ContentId, blocks: Sequence[ContentId]) -> int:
+        """Take damaged `blocks` (ones that fail their CID check, or are gone)
+        of the DAG under `root` out of use, so the next store of the same
+        content writes them afresh: moved aside on the embedded store, removed
+        from an IPFS node (after unpinning `root`). Never touches a block that
+        verifies. Returns how many were taken out."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -78,6 +78,18 @@ class BlockStore:
             return None
         return size
 
+    def quarantine(self, cid: CID, dest: Path) -> bool:
+        """Move the block aside to `dest` if it is here and does not verify."""
+        path = self.path(cid)
+        try:
+            if cid.verify(path.read_bytes()):
+                return False
+        except FileNotFoundError:
+            return False
+        dest.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest / str(cid))
+        return True
+
     def sync(self, paths: list[Path]) -> None:
         """Make newly written blocks durable (one pass after a whole DAG)."""
         dirs = set()

@@ -29,9 +29,10 @@ READ_AHEAD = 3
 class EmbeddedStore:
     name = "embedded"
 
-    def __init__(self, root: Path, tmp_dir: Path, durable: bool = True) -> None:
+    def __init__(self, root: Path, tmp_dir: Path, durable: bool = True, quarantine_dir: Path | None = None) -> None:
         self.blocks = BlockStore(root, tmp_dir)
         self.durable = durable
+        self.quarantine_dir = quarantine_dir if quarantine_dir is not None else root.parent / "quarantine"
 
     def _get(self, cid: CID, verify: bool = True) -> bytes:
         try:
@@ -129,6 +130,12 @@ class EmbeddedStore:
 
     async def retain(self, content_id: ContentId) -> None:
         return None  # blocks here are only removed by garbage collection of unreferenced DAGs
+
+    async def quarantine(self, root: ContentId, blocks: Sequence[ContentId]) -> int:
+        def move() -> int:
+            return sum(self.blocks.quarantine(parse_content_id(cid), self.quarantine_dir) for cid in blocks)
+
+        return await to_thread.run_sync(move)
 
     async def release(self, blocks: Sequence[ContentId], roots: Sequence[ContentId],
                       dry_run: bool = False) -> Released:

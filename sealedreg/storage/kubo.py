@@ -106,6 +106,21 @@ class KuboStore:
     async def retain(self, content_id: ContentId) -> None:
         await self.kubo.pin_add(content_id)
 
+    async def quarantine(self, root: ContentId, blocks: Sequence[ContentId]) -> int:
+        """Kubo answers a block from its store without checking it, and an add
+        of the same content keeps the damaged copy: unpin the root and remove
+        the blocks that fail their check, so the next add writes them again."""
+        damaged = []
+        for cid in blocks:
+            try:
+                await self.get_block(cid)
+            except (ContentCorrupt, ContentMissing):
+                damaged.append(cid)
+        if damaged:
+            await self.kubo.pin_rm(root)
+            await self.kubo.block_rm(damaged)
+        return len(damaged)
+
     async def release(self, blocks: Sequence[ContentId], roots: Sequence[ContentId],
                       dry_run: bool = False) -> Released:
         """Unpin the roots (only ones this registry recorded: the caller's list comes

@@ -259,6 +259,14 @@ class KuboClient:
             if "not pinned" not in exc.kubo_message:
                 raise
 
+    async def block_rm(self, cids: list[str]) -> None:
+        """Remove blocks from the node's store (already gone: not an error)."""
+        try:
+            await self._call("block/rm", [*(("arg", c) for c in cids), ("force", "true")], idempotent=True)
+        except KuboError as exc:
+            if "not found" not in exc.kubo_message and "blockstore" not in exc.kubo_message:
+                raise
+
     async def is_pinned(self, cid: str) -> bool:
         try:
             answer = await self._json("pin/ls", {"arg": cid, "type": "recursive"})

@@ -54,3 +54,4 @@ def test_errors_and_usage(tmp_path):
     assert not (tmp_path / "nothing").exists()  # nothing is created by asking
     bad = runner.invoke(main, ["gc", "--data", seeded(tmp_path), "--grace", "soon"])
     assert bad.exit_code == 2 and "duration" in bad.output
+
