@@ -69,8 +69,12 @@ async def fsck(registry: Registry, repair: bool = False, now: float | None = Non
     started = time.monotonic()
     now = time.time() if now is None else now
     report = FsckReport(repaired=repair)
-    for record in await registry.index.all_content():
-        problem = await _prove(registry, record)
+    for listed in await registry.index.all_content():
+        async with registry.sweep_lock.writing():  # a collection running beside us cannot take it mid-proof
+            record = await registry.index.blob(listed.digest, listed.domain)
+            problem = await _prove(registry, record) if record is not None else None
+        if record is None:
+            continue  # collected since it was listed
         report.blobs += 1
         report.bytes += record.size
         if progress is not None:
@@ -88,7 +92,8 @@ async def fsck(registry: Registry, repair: bool = False, now: float | None = Non
         report.damage.append(damage)
     for namespace, root, current, blocks in await registry.index.live_trees(now):
         report.trees += 1
-        bad = await _bad_blocks(registry, blocks or [root])
+        async with registry.sweep_lock.writing():
+            bad = await _bad_blocks(registry, blocks or [root])
         if not bad:
             continue
         damage = Damage("tree", root, f"{len(bad)} of its blocks are missing or damaged", [namespace], bad)

@@ -20,6 +20,11 @@ from anyio import to_thread
 
 T = TypeVar("T")
 
+BUSY_TIMEOUT = 30.0
+"""Seconds a statement waits for another process's write (a CLI `gc`, `import`
+or `publish` beside `serve`) before failing: one writer at a time is SQLite's
+rule, and none of ours holds it for long."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
     digest TEXT NOT NULL,
@@ -182,10 +187,10 @@ class Index:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self._lock = threading.Lock()
         if readonly:  # alongside a running server: WAL lets us read while it writes
-            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT,
                                        isolation_level=None)
             return
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)

@@ -16,6 +16,7 @@ store or the upload sessions: the API and the CLI come through this class
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -90,6 +91,7 @@ class Registry:
         self.store = store
         self.domains = domains or Domains()
         self.policy = policy or Policy()
+        self._storing: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}  # (digest, domain) → lock, its users
 
     async def ready(self, timeout: float = 2.0) -> dict[str, bool]:
         """Whether each part a request needs answers within `timeout` seconds:
@@ -219,7 +221,7 @@ class Registry:
                 session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
             domain = await self.domain_for(repo)
-            async with self.sweep_lock.writing():
+            async with self._storing_once(str(digest), domain.name), self.sweep_lock.writing():
                 record = await self.index.blob(str(digest), domain.name)
                 if record is None and self.policy.auto_layers(repo):
                     record = await self._public_global_copy(str(digest))
@@ -235,6 +237,24 @@ class Registry:
                     DEDUPE_HITS.labels("push").inc()
             await self.uploads.remove(session.id)
             return record
+
+    @contextlib.asynccontextmanager
+    async def _storing_once(self, digest: str, domain: str) -> AsyncIterator[None]:
+        """Commits of the same content take turns: when twenty clients push one
+        layer at once, the first encrypts and stores it and the others find it
+        stored (a dedupe hit) instead of encrypting it nineteen times more."""
+        key = (digest, domain)
+        lock, users = self._storing.get(key, (asyncio.Lock(), 0))
+        self._storing[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._storing[key]
+            if users == 1:
+                del self._storing[key]
+            else:
+                self._storing[key] = (lock, users - 1)
 
     async def _public_global_copy(self, digest: str) -> BlobRecord | None:
         """The global-domain copy of `digest`, if a public repository holds it

@@ -170,3 +170,25 @@ def test_describe_says_where_everything_is(reg):
     doc, layer = run(go())
     assert doc["domain"] == "org" and {b["role"] for b in doc["blobs"]} == {"config", "layer"}
     assert [b["cid"] for b in doc["blobs"] if b["digest"] == layer.digest] == [layer.content_id]
+
+
+def test_concurrent_commits_of_one_blob_encrypt_and_store_it_once(tmp_path):
+    class CountingStore(EmbeddedStore):
+        puts = 0
+
+        async def put_chunks(self, chunks):
+            CountingStore.puts += 1
+            return await super().put_chunks(chunks)
+
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+    registry = Registry(Index(d.index), Uploads(d), CountingStore(d.blocks, d.tmp, durable=False))
+
+    async def go():
+        records = await asyncio.gather(*(push(registry, f"x.org/r{i}", b"one layer" * 1000) for i in range(10)))
+        assert len({r.content_id for r in records}) == 1
+        assert registry._storing == {}  # nothing left behind
+        await registry.close()
+
+    run(go())
+    assert CountingStore.puts == 1
