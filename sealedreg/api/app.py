@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealedreg.api import base, blobs, catalog, gateway, ipns, manifests, referrers, tags, token, ui, uploads
+from sealedreg.api.limits import UploadSlots
 from sealedreg.api.mirror import MirrorNamespace
 from sealedreg.api import health
 from sealedreg.api.observe import Observe, metrics_routes
@@ -140,6 +141,7 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
     )
     app.state.registry = registry
     app.state.config = config
+    app.state.upload_slots = UploadSlots(config.max_uploads_per_client, config.max_uploads)
     app.state.auth = auth
     app.state.browser = Browser(registry)
     if auth is not None:

@@ -35,6 +35,7 @@ STATUS: dict[type[e.RegistryError], int] = {
     e.RangeNotSatisfiable: 416,
     e.Denied: 403,
     e.Unavailable: 503,
+    e.TooManyRequests: 429,
 }
 # UnknownDomain and any other code without an entry: 500.
 
@@ -71,6 +72,8 @@ async def registry_error_handler(request: Request, exc: Exception) -> Response:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if status == 503:
         headers["Retry-After"] = "5"
+    if status == 429:
+        headers["Retry-After"] = "1"
     if status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, exc.message)
     return error_response(exc.code, exc.message, status, exc.detail, headers, head=request.method == "HEAD")

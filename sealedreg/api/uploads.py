@@ -9,6 +9,8 @@ DELETE /v2/<name>/blobs/uploads/<id>          cancel
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,6 +25,7 @@ from sealedreg.api.common import (
     upload_range,
 )
 from sealedreg.api.errors import error_response
+from sealedreg.api.limits import upload_slot
 from sealedreg.auth.caller import may_pull
 from sealedreg.registry.errors import RangeInvalid, RegistryError
 from sealedreg.registry.refs import validate_name
@@ -71,13 +74,14 @@ async def start(request: Request) -> Response:
                 return _created(repo, mounted.digest)
     elif "digest" in params:
         digest = digest_param(params.get("digest"))
-        session = await reg.start_upload(repo)
-        try:
-            start_at, length = content_range(request)
-            record = await reg.commit_upload(repo, session.id, digest, request.stream(), start_at, length)
-        except BaseException:
-            await reg.discard_upload(session.id)  # never shared: only this request knows its id
-            raise
+        with upload_slot(request):
+            session = await reg.start_upload(repo)
+            try:
+                start_at, length = content_range(request)
+                record = await reg.commit_upload(repo, session.id, digest, request.stream(), start_at, length)
+            except BaseException:
+                await reg.discard_upload(session.id)  # never shared: only this request knows its id
+                raise
         return _created(repo, record.digest)
     session = await reg.start_upload(repo)
     return Response(status_code=202, headers=_session_headers(request, repo, session))
@@ -94,9 +98,10 @@ async def status(request: Request) -> Response:
 async def patch(request: Request) -> Response:
     repo = repo_name(request)
     try:
-        start_at, length = content_range(request)
-        session = await registry(request).upload_chunk(
-            repo, request.path_params["session"], request.stream(), start_at, length)
+        with upload_slot(request):
+            start_at, length = content_range(request)
+            session = await registry(request).upload_chunk(
+                repo, request.path_params["session"], request.stream(), start_at, length)
     except RangeInvalid as exc:
         return await _out_of_range(request, repo, exc)
     return Response(status_code=202, headers=_session_headers(request, repo, session))
@@ -109,8 +114,9 @@ async def put(request: Request) -> Response:
     try:
         start_at, length = content_range(request)
         body = request.stream() if has_body(request) else None
-        record = await registry(request).commit_upload(
-            repo, request.path_params["session"], digest, body, start_at, length)
+        with upload_slot(request) if body is not None else contextlib.nullcontext():
+            record = await registry(request).commit_upload(
+                repo, request.path_params["session"], digest, body, start_at, length)
     except RangeInvalid as exc:
         return await _out_of_range(request, repo, exc)
     return _created(repo, record.digest)

@@ -114,6 +114,13 @@ class Unavailable(RegistryError):
     default_message = "a source of this content is unavailable; retry later"
 
 
+class TooManyRequests(RegistryError):
+    """A limit on concurrent work was reached; the client should retry shortly."""
+
+    code = "TOOMANYREQUESTS"
+    default_message = "too many requests"
+
+
 class IntegrityError(Exception):
     """Stored content did not verify (its digest, a chunk's tag or a leaf's CID):
     the response must be refused or cut short. Not an OCI error code: the API

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.helpers.backends import BACKENDS, registry_on
+from tests.helpers.server import run_registry
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,8 @@ def test_racing_tag_updates_end_with_one_consistent_winner(tmp_path):
 def test_the_index_never_locks_up_under_parallel_requests_and_other_processes(tmp_path):
     config, layer = b'{"architecture":"amd64","os":"linux"}', os.urandom(64 * 1024)
     data = tmp_path / "data"
-    with registry_on("embedded", tmp_path) as (srv, _):
+    # Forty uploads at once from one address: more than one client's default allowance.
+    with run_registry(data, env={"SEALEDREG_MAX_UPLOADS_PER_CLIENT": "0"}) as srv:
         stop = threading.Event()
         failures: list[str] = []
 

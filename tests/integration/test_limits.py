@@ -1,0 +1,48 @@
+"""Limits against the real `serve`: a client holding its allowance of uploads
+open gets 429 TOOMANYREQUESTS (the OCI error body, Retry-After) for one more,
+and a real client pushes normally once the slots come back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.helpers.clients import ClientSandbox
+from tests.helpers.ocilayout import write_image
+from tests.helpers.server import run_registry
+
+pytestmark = pytest.mark.integration
+
+
+def test_uploads_past_the_per_client_limit_are_refused_then_pushes_work(tmp_path):
+    img = write_image(tmp_path / "img", layers=[50_000], seed=3, compresslevel=0, tag="t")
+    env = {"SEALEDREG_MAX_UPLOADS_PER_CLIENT": "2"}
+    with run_registry(tmp_path / "data", env=env) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        async def go() -> None:
+            go_on = asyncio.Event()
+            sent = [asyncio.Event(), asyncio.Event()]
+
+            def body(i: int):
+                async def chunks():
+                    yield b"x" * 65536
+                    sent[i].set()
+                    await go_on.wait()
+                return chunks()
+
+            async with httpx.AsyncClient(base_url=srv.url, timeout=60) as client:
+                locations = [(await client.post(f"/v2/x.org/r{i}/blobs/uploads/")).headers["location"]
+                             for i in range(3)]
+                held = [asyncio.create_task(client.patch(locations[i], content=body(i))) for i in range(2)]
+                await asyncio.gather(*(e.wait() for e in sent))
+                refused = await client.patch(locations[2], content=b"z" * 1000)
+                assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+                assert refused.json() == {"errors": [{"code": "TOOMANYREQUESTS", "message":
+                                                      "more than 2 uploads at once from one client; retry shortly"}]}
+                go_on.set()
+                assert [r.status_code for r in await asyncio.gather(*held)] == [202, 202]
+
+        asyncio.run(go())
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/x.org/app:1",
+                  debug=False)
