@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import AsyncIterator
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 
 from sealedreg.registry.digests import Digest
-from sealedreg.registry.errors import DigestInvalid, RangeInvalid, SizeInvalid, TooLarge
+from sealedreg.registry.errors import BodyStalled, DigestInvalid, RangeInvalid, SizeInvalid, TooLarge
 from sealedreg.registry.refs import validate_name
 from sealedreg.registry.service import Registry
 
@@ -90,6 +92,23 @@ def content_length(request: Request) -> int | None:
     return int(text)
 
 
+async def body(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it streams in, failing (408) when no byte arrives
+    for `body_timeout` seconds: a stalled or trickling client gives back its
+    upload slot and the session instead of holding them for ever."""
+    timeout = request.app.state.config.body_timeout
+    pieces = request.stream().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(timeout):  # no task per piece, unlike wait_for
+                piece = await pieces.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyStalled(f"no byte of the request body for {timeout:g} s") from None
+        yield piece
+
+
 async def read_limited(request: Request, limit: int) -> bytes:
     """Read a small body whole, refusing (413) anything over `limit` early."""
     declared = content_length(request)
@@ -97,7 +116,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
         raise TooLarge(f"body larger than {limit} bytes")
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in body(request):
         size += len(chunk)
         if size > limit:
             raise TooLarge(f"body larger than {limit} bytes")

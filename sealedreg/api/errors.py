@@ -36,6 +36,7 @@ STATUS: dict[type[e.RegistryError], int] = {
     e.Denied: 403,
     e.Unavailable: 503,
     e.TooManyRequests: 429,
+    e.BodyStalled: 408,
 }
 # UnknownDomain and any other code without an entry: 500.
 

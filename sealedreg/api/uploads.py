@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from sealedreg.api.access import MOUNTS, PUSHES, requires
 from sealedreg.api.common import (
+    body,
     content_range,
     digest_param,
     has_body,
@@ -78,7 +79,7 @@ async def start(request: Request) -> Response:
             session = await reg.start_upload(repo)
             try:
                 start_at, length = content_range(request)
-                record = await reg.commit_upload(repo, session.id, digest, request.stream(), start_at, length)
+                record = await reg.commit_upload(repo, session.id, digest, body(request), start_at, length)
             except BaseException:
                 await reg.discard_upload(session.id)  # never shared: only this request knows its id
                 raise
@@ -101,7 +102,7 @@ async def patch(request: Request) -> Response:
         with upload_slot(request):
             start_at, length = content_range(request)
             session = await registry(request).upload_chunk(
-                repo, request.path_params["session"], request.stream(), start_at, length)
+                repo, request.path_params["session"], body(request), start_at, length)
     except RangeInvalid as exc:
         return await _out_of_range(request, repo, exc)
     return Response(status_code=202, headers=_session_headers(request, repo, session))
@@ -113,10 +114,10 @@ async def put(request: Request) -> Response:
     digest = digest_param(request.query_params.get("digest"))
     try:
         start_at, length = content_range(request)
-        body = request.stream() if has_body(request) else None
-        with upload_slot(request) if body is not None else contextlib.nullcontext():
+        chunk = body(request) if has_body(request) else None
+        with upload_slot(request) if chunk is not None else contextlib.nullcontext():
             record = await registry(request).commit_upload(
-                repo, request.path_params["session"], digest, body, start_at, length)
+                repo, request.path_params["session"], digest, chunk, start_at, length)
     except RangeInvalid as exc:
         return await _out_of_range(request, repo, exc)
     return _created(repo, record.digest)

@@ -114,6 +114,14 @@ class Unavailable(RegistryError):
     default_message = "a source of this content is unavailable; retry later"
 
 
+class BodyStalled(RegistryError):
+    """The request body stopped arriving for longer than `body_timeout` (408):
+    a client that trickles or stalls does not keep an upload open for ever."""
+
+    code = "BLOB_UPLOAD_INVALID"
+    default_message = "the request body stalled"
+
+
 class TooManyRequests(RegistryError):
     """A limit on concurrent work was reached; the client should retry shortly."""
 

@@ -46,3 +46,23 @@ def test_uploads_past_the_per_client_limit_are_refused_then_pushes_work(tmp_path
         asyncio.run(go())
         sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{img.path}:t", f"docker://{srv.address}/x.org/app:1",
                   debug=False)
+
+
+def test_a_client_that_stalls_mid_body_is_cut_off_and_others_are_served(tmp_path):
+    import socket
+
+    env = {"SEALEDREG_BODY_TIMEOUT": "1"}
+    with run_registry(tmp_path / "data", env=env) as srv:
+        where = httpx.post(f"{srv.url}/v2/x.org/slow/blobs/uploads/").headers["location"]
+        with socket.create_connection((srv.host, srv.port), timeout=60) as sock:
+            sock.sendall(f"PATCH {where} HTTP/1.1\r\nHost: {srv.address}\r\nContent-Length: 100000\r\n"
+                         "Content-Type: application/octet-stream\r\n\r\n".encode() + b"x" * 1000)
+            assert httpx.get(f"{srv.url}/v2/").status_code == 200  # meanwhile, others are served
+            answer = b""
+            while b"BLOB_UPLOAD_INVALID" not in answer:  # the server answers on its own: no sleep here
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                answer += piece
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b'"code": "BLOB_UPLOAD_INVALID"' in answer, answer[:400]

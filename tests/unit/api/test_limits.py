@@ -113,3 +113,30 @@ def test_zero_means_no_limit(tmp_path):
             assert {r.status_code for r in await asyncio.gather(*tasks)} == {202}
 
     asyncio.run(go())
+
+
+class Stalls:
+    """A body that sends a first piece and then nothing."""
+
+    async def __aiter__(self):
+        yield b"x" * 1000
+        await asyncio.Event().wait()
+
+
+def test_a_stalled_body_fails_with_408_and_gives_back_its_slot(tmp_path):
+    app = app_for(Config(data=tmp_path / "data", durable=False, body_timeout=0.2, max_uploads_per_client=1))
+
+    async def go():
+        async with client_at(app, "10.0.0.1") as a:
+            where = await session(a, "x.org/a")
+            stalled = await a.patch(where, content=Stalls())
+            assert stalled.status_code == 408
+            assert stalled.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID"
+            assert not app.state.upload_slots._held
+            resumed = await a.patch((await session(a, "x.org/b")), content=b"y" * 10)
+            assert resumed.status_code == 202  # the slot came back
+            manifest = await a.put("/v2/x.org/a/manifests/1", content=Stalls(),
+                                   headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+            assert manifest.status_code == 408
+
+    asyncio.run(go())
