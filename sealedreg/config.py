@@ -46,6 +46,7 @@ class Config:
     max_uploads_per_client: int = 32  # upload requests (PATCH, or PUT/POST with a body) one client runs at once; 0: none
     max_uploads: int = 512  # upload requests running at once in all; 0: no limit
     body_timeout: float = 60.0  # seconds a request body may go without a byte before the request fails (408)
+    header_timeout: float = 10.0  # seconds a client has to send a request's headers before it is disconnected
     chunk_min_length: int = 0  # advertised as OCI-Chunk-Min-Length when > 0
     durable: bool = True  # fsync content and index before acknowledging a push
     log_level: str = "info"
@@ -330,8 +331,8 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
                           ("token_lifetime",) if config.token_lifetime < 60 else ("refresh_token_lifetime",))
     if not config.auth_service or '"' in config.auth_service or '"' in config.auth_realm:
         raise ConfigError("auth_service, auth_realm: must be non-empty and free of double quotes")
-    if config.body_timeout <= 0:
-        raise ConfigError("body_timeout: must be positive")
+    if config.body_timeout <= 0 or config.header_timeout <= 0:
+        raise ConfigError("body_timeout, header_timeout: must be positive")
     if config.max_uploads_per_client < 0 or config.max_uploads < 0:
         raise ConfigError("max_uploads_per_client, max_uploads: must be 0 (no limit) or a positive number")
     if config.max_blob_size < 0:

@@ -75,6 +75,7 @@ def serve(config: Config) -> None:
         timeout_graceful_shutdown=config.graceful_timeout,
         server_header=False,
         h11_max_incomplete_event_size=64 * 1024,
+        http=with_header_timeout(config.header_timeout),
     ))
     if config.metrics_listen:
         host, port = split_listen(config.metrics_listen)
@@ -83,6 +84,48 @@ def serve(config: Config) -> None:
         # bound now: a taken port stops `serve` (exit 3, uvicorn's message) before the registry starts
         main.sidecars.append((_Sidecar(side), [side.bind_socket()]))
     main.run()
+
+
+def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, with a deadline on request headers: a client
+    that opens a connection, or starts a request, and then trickles its
+    headers (slowloris) is disconnected after `seconds` instead of holding a
+    connection for ever. uvicorn itself only times out idle keep-alives."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderDeadline(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm()  # the first bytes of the next request on a kept-alive connection
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            self.transport.close()
+
+    return HeaderDeadline
 
 
 def _say(config: Config) -> Callable[[str], None]:

@@ -66,3 +66,18 @@ def test_a_client_that_stalls_mid_body_is_cut_off_and_others_are_served(tmp_path
                 answer += piece
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b'"code": "BLOB_UPLOAD_INVALID"' in answer, answer[:400]
+
+
+def test_a_client_that_trickles_its_headers_is_disconnected(tmp_path):
+    import socket
+
+    with run_registry(tmp_path / "data", env={"SEALEDREG_HEADER_TIMEOUT": "1"}) as srv:
+        with socket.create_connection((srv.host, srv.port), timeout=60) as slow, \
+                socket.create_connection((srv.host, srv.port), timeout=60) as idle:
+            slow.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            kept = httpx.Client(base_url=srv.url)
+            for _ in range(3):  # a kept-alive client making ordinary requests is unaffected
+                assert kept.get("/v2/").status_code == 200
+            assert slow.recv(65536) == b""  # closed by the server (recv blocks until it is)
+            assert idle.recv(65536) == b""  # a connection that never sends a request, too
+            kept.close()
