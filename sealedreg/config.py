@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import tomllib
@@ -43,6 +44,7 @@ class Config:
     ipfs_gateway: str = ""  # Kubo HTTP gateway for bulk reads; empty: found from Kubo config; "off": never
     upload_ttl: float = 24 * 3600.0
     max_blob_size: int = 0  # 0: no limit
+    max_manifest_size: int = 4 * 1024 * 1024  # largest manifest accepted (at most 4 MiB: what other registries pull)
     max_uploads_per_client: int = 32  # upload requests (PATCH, or PUT/POST with a body) one client runs at once; 0: none
     max_uploads: int = 512  # upload requests running at once in all; 0: no limit
     body_timeout: float = 60.0  # seconds a request body may go without a byte before the request fails (408)
@@ -335,6 +337,8 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("body_timeout, header_timeout: must be positive")
     if config.max_uploads_per_client < 0 or config.max_uploads < 0:
         raise ConfigError("max_uploads_per_client, max_uploads: must be 0 (no limit) or a positive number")
+    if not 0 < config.max_manifest_size <= 4 * 1024 * 1024:
+        raise ConfigError("max_manifest_size: expected 1 to 4194304 bytes (4 MiB, what pullers accept)")
     if config.max_blob_size < 0:
         raise ConfigError("max_blob_size: must be 0 (no limit) or a positive number of bytes")
     if config.upload_ttl < 60:
@@ -375,7 +379,10 @@ def parse_duration(text: str) -> float:
     m = _DURATION.match(str(text))
     if not m:
         raise ConfigError(f"expected a duration such as 90, 30s, 15m, 2h or 7d, got {text!r}")
-    return float(m.group(1)) * _UNIT[m.group(2) or "s"]
+    seconds = float(m.group(1)) * _UNIT[m.group(2) or "s"]
+    if not math.isfinite(seconds):  # float("9" * 400) is inf
+        raise ConfigError(f"duration {text[:40]!r} is too long")
+    return seconds
 
 
 def _check_federation(config: Config) -> None:

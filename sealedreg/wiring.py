@@ -62,7 +62,8 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
                             keys=[load_keys(config.keys)] if config.keys else [])
     sweep_lock = None if readonly else SweepLock(datadir.gc_lock, datadir.gc_gate)
     return Registry(index, uploads, store, domains, policy, tree_lifetime=config.tree_lifetime,
-                    federation=federation, kubo=kubo, sweep_lock=sweep_lock)
+                    federation=federation, kubo=kubo, sweep_lock=sweep_lock,
+                    max_manifest_size=config.max_manifest_size)
 
 
 def federation_settings(config: Config) -> FederationSettings:

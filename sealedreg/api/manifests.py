@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from sealedreg.api.access import DELETES, PULLS, PUSHES, requires
 from sealedreg.api.common import location, read_limited, registry, repo_name
-from sealedreg.registry.manifests import MAX_MANIFEST_BYTES
 
 
 @requires(PULLS)
@@ -34,7 +33,7 @@ async def get_or_head(request: Request) -> Response:
 @requires(PUSHES)
 async def put(request: Request) -> Response:
     repo = repo_name(request)
-    body = await read_limited(request, MAX_MANIFEST_BYTES)
+    body = await read_limited(request, registry(request).max_manifest_size)
     tags = request.query_params.getlist("tag")
     result = await registry(request).put_manifest(
         repo, request.path_params["reference"], body, request.headers.get("content-type"), tags)

@@ -79,8 +79,10 @@ class Registry:
     def __init__(self, index: Index, uploads: Uploads, store: BlobStore, domains: Domains | None = None,
                  policy: Policy | None = None, tree_lifetime: float = TREE_LIFETIME,
                  federation: Federation | None = None, kubo: KuboClient | None = None,
-                 sweep_lock: SweepLock | NoSweepLock | None = None) -> None:
+                 sweep_lock: SweepLock | NoSweepLock | None = None,
+                 max_manifest_size: int = mf.MAX_MANIFEST_BYTES) -> None:
         self.tree_lifetime = tree_lifetime
+        self.max_manifest_size = min(max_manifest_size, mf.MAX_MANIFEST_BYTES)  # what trees and pullers take
         # Held shared from looking content up to recording it; GC sweeps holding it exclusively.
         self.sweep_lock = sweep_lock if sweep_lock is not None else NoSweepLock()
         self.kubo = kubo  # the IPFS node behind the store, if any: IPNS, peering, the ipfsnode= hint
@@ -280,8 +282,8 @@ class Registry:
     async def put_manifest(self, repo: str, reference: str, body: bytes, content_type: str | None,
                            extra_tags: list[str] = ()) -> PutManifestResult:
         self._writable(repo, pushing=True)
-        if len(body) > mf.MAX_MANIFEST_BYTES:
-            raise TooLarge(f"manifest larger than {mf.MAX_MANIFEST_BYTES} bytes")
+        if len(body) > self.max_manifest_size:
+            raise TooLarge(f"manifest larger than {self.max_manifest_size} bytes")
         ref = parse_reference(reference)
         tags = [validate_tag(t) for t in extra_tags]
         if isinstance(ref, Digest):

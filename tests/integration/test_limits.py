@@ -81,3 +81,26 @@ def test_a_client_that_trickles_its_headers_is_disconnected(tmp_path):
             assert slow.recv(65536) == b""  # closed by the server (recv blocks until it is)
             assert idle.recv(65536) == b""  # a connection that never sends a request, too
             kept.close()
+
+
+def test_oversize_manifests_and_blobs_are_refused_with_the_oci_error_and_others_push(tmp_path):
+    import hashlib
+    import json
+
+    big = write_image(tmp_path / "big", layers=[300_000], seed=5, compresslevel=0, tag="t")
+    small = write_image(tmp_path / "small", layers=[20_000], seed=6, compresslevel=0, tag="t")
+    env = {"SEALEDREG_MAX_BLOB_SIZE": "100000", "SEALEDREG_MAX_MANIFEST_SIZE": "2048"}
+    with run_registry(tmp_path / "data", env=env) as srv, ClientSandbox(tmp_path / "sb", srv.address) as sb:
+        refused = sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{big.path}:t",
+                            f"docker://{srv.address}/x.org/big:1", check=False, debug=False)
+        assert refused.returncode != 0  # a real client pushing a blob over the limit gives up
+        layer = big.blob_path(big.layer_digests[0]).read_bytes()
+        digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+        r = httpx.post(f"{srv.url}/v2/x.org/big/blobs/uploads/", params={"digest": digest}, content=layer)
+        assert r.status_code == 413 and r.json()["errors"][0]["code"] == "SIZE_INVALID"
+        manifest = json.dumps({"schemaVersion": 2, "annotations": {"pad": "x" * 4096}}).encode()
+        r = httpx.put(f"{srv.url}/v2/x.org/big/manifests/1", content=manifest,
+                      headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        assert r.status_code == 413 and r.json()["errors"][0]["code"] == "SIZE_INVALID"
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{small.path}:t",
+                  f"docker://{srv.address}/x.org/small:1", debug=False)  # within the limits: fine
