@@ -38,7 +38,7 @@ def page_params(request: Request) -> tuple[str | None, int | None]:
     n_text = request.query_params.get("n")
     if n_text is None or n_text == "":
         return last, None
-    if not n_text.isdigit():
+    if not (n_text.isascii() and n_text.isdigit()):  # "²".isdigit(), yet int("²") fails
         raise SizeInvalid("n must be a non-negative integer", detail={"n": n_text[:32]})
     return last, min(int(n_text), LIST_MAX)
 
@@ -87,7 +87,7 @@ def content_length(request: Request) -> int | None:
     text = request.headers.get("content-length")
     if text is None:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit(), yet int("²") fails
         raise SizeInvalid("malformed Content-Length")
     return int(text)
 

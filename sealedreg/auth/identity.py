@@ -9,7 +9,6 @@ Authorization values; parsing them is here too.
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -89,7 +88,7 @@ def parse_basic(value: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or a non-ASCII character (Latin-1 header bytes)
         return None
     user, sep, password = decoded.partition(":")
     if not sep or not user:

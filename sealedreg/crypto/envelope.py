@@ -223,7 +223,7 @@ def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: PrivateKey, na
         payload = json.loads(unpad(padded, MIN_BODY))
     except PaddingError as exc:
         raise EnvelopeError(f"the envelope's body is malformed: {exc}") from None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise EnvelopeError("the envelope does not hold JSON") from None
     if not isinstance(payload, dict):
         raise EnvelopeError("the envelope does not hold a JSON object")

@@ -37,15 +37,18 @@ def open_envelope(raw: bytes, *, publisher: VerifyKey, recipient: PrivateKey, na
         raise EnvelopeMismatch(f"this envelope is not {namespace}/{envelope_id}")
     seq = check_seq(header, min_seq)
     mine = kid(bytes(recipient.public_key))
-    stanzas = [r for r in header.get("recipients") or [] if isinstance(r, dict) and r.get("kid") == mine]
+    recipients = header.get("recipients")
+    if not isinstance(recipients, list):
+        raise EnvelopeError("malformed recipients")
+    stanzas = [r for r in recipients if isinstance(r, dict) and r.get("kid") == mine]
     if not stanzas:
         raise NotRecipient("not a recipient of this envelope")
     try:
         dek = SealedBox(recipient).decrypt(base64.b64decode(stanzas[0]["key"], validate=True))
         plaintext = crypto_aead_xchacha20poly1305_ietf_decrypt(body, canonical(header), nonce, dek)
         payload = json.loads(plaintext)
-    except (CryptoError, ValueError, KeyError, TypeError):
+    except (CryptoError, ValueError, KeyError, TypeError, RecursionError):
         raise EnvelopeError("cannot open: wrong key or tampered contents") from None
     if not isinstance(payload, dict):
         raise EnvelopeError("the envelope does not hold a JSON object")
-    return Opened(str(header["ns"]), seq, header["publisher"], len(header["recipients"]), payload, VERSION)
+    return Opened(str(header["ns"]), seq, header["publisher"], len(recipients), payload, VERSION)

@@ -134,7 +134,7 @@ def check_key_name(name: str) -> str:
 def _document(raw: bytes, version: str, source: str, what: str) -> dict:
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise KeyError_(f"{source} is not a sealedreg {what}") from None
     if not isinstance(doc, dict) or doc.get("v") != version or not {"sig", "box"} <= set(doc):
         raise KeyError_(f"{source} is not a {version} {what}")

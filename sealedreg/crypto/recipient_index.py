@@ -79,7 +79,7 @@ def open_index(raw: bytes, *, pair: PairKeys, namespace: str, seq: int) -> list[
         doc = json.loads(unpad(padded, MIN_INDEX))
         mine = isinstance(doc, dict) and (doc.get("v"), doc.get("ns"), doc.get("seq")) == (VERSION, namespace, seq)
         entries = [IndexEntry(str(e["repo"]), str(e["envelope"]), int(e["stanza"])) for e in doc["entries"]]
-    except (PaddingError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (PaddingError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
         raise IndexError_(f"the index is malformed: {exc}") from None
     if not mine:
         raise IndexError_("the index is for another tree")

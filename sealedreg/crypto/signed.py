@@ -33,14 +33,23 @@ def load_canonical(raw: bytes, what: str, limit: int = MAX_DOCUMENT) -> dict:
     if len(raw) > limit:
         raise SignatureError(f"{what} is larger than {limit} bytes")
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        doc = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: nested too deeply
         raise SignatureError(f"{what} is not JSON") from None
     if not isinstance(doc, dict):
         raise SignatureError(f"{what} is not a JSON object")
-    if canonical(doc) != raw:
+    try:
+        encoded = canonical(doc)
+    except (UnicodeEncodeError, RecursionError):  # a lone surrogate (`"\ud800"`) has no UTF-8 form
+        raise SignatureError(f"{what} is not in canonical JSON") from None
+    if encoded != raw:
         raise SignatureError(f"{what} is not in canonical JSON")
     return doc
+
+
+def _not_json(constant: str) -> float:
+    """`NaN`, `Infinity` and `-Infinity`: Python reads and writes them, JSON has no such thing."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def sign_document(fields: dict, key: SigningKey) -> bytes:

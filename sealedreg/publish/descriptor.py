@@ -185,4 +185,7 @@ def verify_descriptor(raw: bytes, publisher: VerifyKey, min_seq: int = 0, namesp
 
 
 def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # a signed but absurd time: no calendar date to print
+        return f"{seconds} (Unix time)"

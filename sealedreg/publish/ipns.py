@@ -95,6 +95,8 @@ def key_of_name(name: str) -> VerifyKey:
         length, pos = read_varint(multihash, pos)
     except CIDError as exc:
         raise IpnsError(f"IPNS name {name!r} is not a multihash: {exc}") from None
+    if multihash[:pos] != varint(code) + varint(length):
+        raise IpnsError(f"IPNS name {name!r} is not canonical (a varint is not minimal)")
     if code == SHA2_256:
         raise IpnsError(f"IPNS name {name!r} is a hash of its key, not an inlined Ed25519 key")
     if code != IDENTITY:
@@ -127,6 +129,8 @@ def _multihash_of_name(name: str) -> bytes:
         codec, pos = read_varint(raw, pos)
     except CIDError as exc:
         raise IpnsError(f"IPNS name {name!r} is not a CID: {exc}") from None
+    if raw[:pos] != varint(version) + varint(codec):
+        raise IpnsError(f"IPNS name {name!r} is not canonical (a varint is not minimal)")
     if version != 1 or codec != LIBP2P_KEY:
         raise IpnsError(f"IPNS name {name!r} is not a CIDv1 with codec libp2p-key (0x72)")
     return raw[pos:]

@@ -159,6 +159,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ManifestInfo:
         doc = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise _invalid("not valid JSON") from None
+    except RecursionError:
+        raise _invalid("JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise _invalid("not a JSON object")
     if doc.get("schemaVersion") != 2:

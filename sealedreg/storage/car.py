@@ -66,7 +66,12 @@ def _cbor_decode(buf: bytes, pos: int, depth: int = 0) -> tuple[object, int]:
         if pos + n > len(buf):
             raise CarError("truncated CAR header")
         raw = buf[pos:pos + n]
-        return (raw if major == 2 else raw.decode()), pos + n
+        if major == 2:
+            return raw, pos + n
+        try:
+            return raw.decode(), pos + n
+        except UnicodeDecodeError:
+            raise CarError("CAR header holds a text string that is not UTF-8") from None
     if major == 4:
         items = []
         for _ in range(n):
@@ -77,6 +82,8 @@ def _cbor_decode(buf: bytes, pos: int, depth: int = 0) -> tuple[object, int]:
         out = {}
         for _ in range(n):
             key, pos = _cbor_decode(buf, pos, depth + 1)
+            if not isinstance(key, str):  # dag-cbor map keys are strings (and a list could not be one)
+                raise CarError("CAR header has a map key that is not a string")
             out[key], pos = _cbor_decode(buf, pos, depth + 1)
         return out, pos
     if major == 6 and n == 42:

@@ -92,7 +92,11 @@ class CID:
 
     @classmethod
     def read(cls, buf: bytes | memoryview, pos: int) -> tuple["CID", int]:
-        """Parse a binary CID at `pos` (as in CAR sections); return it and the end."""
+        """Parse a binary CID at `pos` (as in CAR sections); return it and the end.
+
+        Its varints must be minimal (multiformats' unsigned-varint rule), so one
+        CID has one byte form: `to_bytes()` gives back exactly what was read."""
+        start = pos
         if len(buf) - pos >= 34 and buf[pos] == SHA2_256 and buf[pos + 1] == 32:
             return cls(0, DAG_PB, bytes(buf[pos + 2:pos + 34])), pos + 34
         version, pos = read_varint(buf, pos)
@@ -107,7 +111,10 @@ class CID:
             raise CIDError("only sha2-256 multihashes are supported")
         if len(buf) < pos + 32:
             raise CIDError("truncated multihash")
-        return cls(1, codec, bytes(buf[pos:pos + 32])), pos + 32
+        cid = cls(1, codec, bytes(buf[pos:pos + 32]))
+        if bytes(buf[start:pos]) != cid.to_bytes()[:-32]:
+            raise CIDError("non-minimal varint in CID")
+        return cid, pos + 32
 
     @classmethod
     def parse(cls, text: str) -> "CID":

@@ -138,7 +138,10 @@ def decode_file_node(block: bytes) -> FileNode:
         elif f == 4 and w == 2:  # packed, in case a writer used it
             pos = 0
             while pos < len(v):  # type: ignore[arg-type]
-                b, pos = read_varint(v, pos)  # type: ignore[arg-type]
+                try:
+                    b, pos = read_varint(v, pos)  # type: ignore[arg-type]
+                except CIDError as exc:
+                    raise DagError(f"packed blocksizes: {exc}") from None
                 node.blocksizes.append(b)
     if kind not in (UNIXFS_FILE, UNIXFS_RAW):
         raise DagError(f"not a UnixFS file node (type {kind})")
