@@ -6,6 +6,7 @@ from typing import Iterator
 
 import pytest
 
+from sealedreg.datadir import DataDir
 from sealedreg.registry.index import Index
 
 
@@ -15,3 +16,11 @@ def index(tmp_path) -> Iterator[Index]:
     idx = Index(tmp_path / "index.sqlite")
     yield idx
     idx.close()
+
+
+@pytest.fixture
+def datadir(tmp_path) -> DataDir:
+    """A prepared data directory in the test's temp dir."""
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+    return d

@@ -9,7 +9,6 @@ import asyncio
 import pytest
 
 from sealedreg.crypto.keys import OrgKeys
-from sealedreg.datadir import DataDir
 from sealedreg.registry.digests import Digest
 from sealedreg.registry.errors import BlobUnknown, ManifestUnknown
 from sealedreg.registry.fsck import fsck
@@ -27,13 +26,6 @@ KEYS = OrgKeys.generate("example.com")
 
 def run(coro):
     return asyncio.run(coro)
-
-
-@pytest.fixture
-def datadir(tmp_path) -> DataDir:
-    d = DataDir(tmp_path / "data")
-    d.prepare()
-    return d
 
 
 @pytest.fixture

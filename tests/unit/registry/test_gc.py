@@ -49,13 +49,6 @@ class PausingStore(EmbeddedStore):
 
 
 @pytest.fixture
-def datadir(tmp_path) -> DataDir:
-    d = DataDir(tmp_path / "data")
-    d.prepare()
-    return d
-
-
-@pytest.fixture
 def reg(datadir):
     policy = Policy({"example.com": NamespacePolicy("example.com", (), keys=KEYS)})
     registry = Registry(Index(datadir.index), Uploads(datadir), PausingStore(datadir.blocks, datadir.tmp, durable=False),
