@@ -10,7 +10,8 @@ fresh skopeo sandbox (so its blob-info cache is empty), into a repository
 name used once, alternating which registry goes first. After the rounds, the
 first round's image is pushed once more to a new repository: that is the
 dedupe push, reported on its own line. Prints medians and the ratio
-sealedreg/reference (lower is better), and each server's peak RSS (VmHWM)
+sealedreg/reference (lower is better), each server's CPU seconds per GB
+pushed and pulled over the cold rounds, and each server's peak RSS (VmHWM)
 over the whole run — which bounds its peak during the 1 GB push. A ratio,
 not a wall-clock threshold: the machine is shared and noisy, so only numbers
 measured side by side mean anything.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import statistics
 import tempfile
@@ -43,6 +45,12 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn) -> float:
@@ -80,7 +88,20 @@ def main() -> None:
             ours = stack.enter_context(run_registry(work / "sealedreg-data", extra))
             ref = stack.enter_context(run_reference_registry(work / "ref"))
             servers: dict[str, RunningServer] = {"sealedreg": ours, "reference": ref}
+            # The processes doing a server's work: sealedreg on Kubo counts Kubo's CPU too.
+            pids = {"sealedreg": [ours.proc.pid] + ([kubo.proc.pid] if kubo is not None else []),
+                    "reference": [ref.proc.pid]}
             results: dict[tuple[str, str, str], list[float]] = {}
+            cpu: dict[tuple[str, str], float] = {}  # (op, server) -> CPU seconds over the cold rounds
+            moved: dict[str, int] = {}  # op -> payload bytes over the cold rounds (per server)
+
+            def measured(name: str, op: str, nbytes: int, fn) -> float:
+                before = sum(cpu_seconds(p) for p in pids[name])
+                seconds = fn()
+                cpu[(op, name)] = cpu.get((op, name), 0.0) + sum(cpu_seconds(p) for p in pids[name]) - before
+                if name == "sealedreg":
+                    moved[op] = moved.get(op, 0) + nbytes
+                return seconds
             sandboxes = iter(range(1_000_000))
 
             def push(name: str, image: Path, repo: str) -> float:
@@ -110,8 +131,10 @@ def main() -> None:
                     order = ["sealedreg", "reference"] if r % 2 == 0 else ["reference", "sealedreg"]
                     for name in order:
                         repo = f"bench/{slug}-r{r}"
-                        results.setdefault((label, "push", name), []).append(push(name, image, repo))
-                        results.setdefault((label, "pull", name), []).append(pull(name, repo))
+                        results.setdefault((label, "push", name), []).append(
+                            measured(name, "push", sum(layers), lambda: push(name, image, repo)))
+                        results.setdefault((label, "pull", name), []).append(
+                            measured(name, "pull", sum(layers), lambda: pull(name, repo)))
                     if r == 0:
                         first = image
                     else:
@@ -131,6 +154,11 @@ def main() -> None:
             ours_s = statistics.median(results[(label, op, "sealedreg")])
             ref_s = statistics.median(results[(label, op, "reference")])
             print(f"{label:<12} {op:<12} {ours_s:>10.2f} {ref_s:>10.2f} {ours_s / ref_s:>6.2f}x")
+    print("\nserver CPU seconds per GB moved (cold rounds; sealedreg on Kubo includes Kubo's):")
+    for op in ("push", "pull"):
+        per_gb = {name: cpu[(op, name)] / (moved[op] / 1e9) for name in ("sealedreg", "reference")}
+        print(f"  {op:<5} sealedreg {per_gb['sealedreg']:6.2f} s/GB, reference {per_gb['reference']:6.2f} s/GB, "
+              f"ratio {per_gb['sealedreg'] / per_gb['reference']:.2f}x")
     print(f"\nsealedreg backend: {args.backend}")
     print("peak RSS over the run: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
 
