@@ -51,6 +51,8 @@ class Config:
     header_timeout: float = 10.0  # seconds a client has to send a request's headers before it is disconnected
     chunk_min_length: int = 0  # advertised as OCI-Chunk-Min-Length when > 0
     durable: bool = True  # fsync content and index before acknowledging a push
+    background_encryption: bool = True  # acknowledge large blobs once verified and durable, encrypt after
+    background_encryption_min: int = 4 * 1024 * 1024  # blobs at least this big are encrypted after the 201
     log_level: str = "info"
     access_log: bool = False
     graceful_timeout: float = 30.0
@@ -73,6 +75,7 @@ class Config:
     federation_timeout: float = 20.0  # seconds any one federated step may wait on DNS, IPFS or a gateway
     resolve_cache_min: float = 5.0  # floor of how long a resolved namespace is kept (seconds)
     resolve_cache_max: float = 3600.0  # ceiling, whatever the DNS TTL says
+    max_tree_size: int = 64 * 1024 * 1024  # bytes of a foreign tree one federated request may read; 0: no limit
     keys: Path | None = None  # the org key that opens foreign envelopes; None: the [namespaces] keys
     public_url: str = ""  # this registry's URL as others reach it: published as the gateway= hint
     ipfs_announce: str = ""  # the ipfsnode= hint (multiaddr with /p2p/); empty: from the Kubo node
@@ -339,6 +342,8 @@ def load(config_file: Path | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("max_uploads_per_client, max_uploads: must be 0 (no limit) or a positive number")
     if not 0 < config.max_manifest_size <= 4 * 1024 * 1024:
         raise ConfigError("max_manifest_size: expected 1 to 4194304 bytes (4 MiB, what pullers accept)")
+    if config.background_encryption_min < 0:
+        raise ConfigError("background_encryption_min: must be 0 (every blob) or a positive number of bytes")
     if config.max_blob_size < 0:
         raise ConfigError("max_blob_size: must be 0 (no limit) or a positive number of bytes")
     if config.upload_ttl < 60:
@@ -385,6 +390,10 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+MIN_TREE_SIZE = 128 * 1024
+"""The least `max_tree_size` (but 0): room for a root directory and a 64 KiB descriptor."""
+
+
 def _check_federation(config: Config) -> None:
     if config.publish not in ("manual", "auto"):
         raise ConfigError(f"publish: expected \"manual\" or \"auto\", got {config.publish!r}")
@@ -404,6 +413,9 @@ def _check_federation(config: Config) -> None:
             raise ConfigError(f"{name}: must be positive")
     if config.resolve_cache_max < config.resolve_cache_min:
         raise ConfigError("resolve_cache_max: must be at least resolve_cache_min")
+    if config.max_tree_size != 0 and config.max_tree_size < MIN_TREE_SIZE:
+        raise ConfigError(f"max_tree_size: expected 0 (no limit) or at least {MIN_TREE_SIZE} bytes "
+                          "(a tree's descriptor alone may take 64 KiB)")
     if not 1 <= config.dns_ttl <= 86400:
         raise ConfigError("dns_ttl: expected 1 to 86400 seconds")
     if config.tree_lifetime < 60:

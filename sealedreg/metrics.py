@@ -46,6 +46,10 @@ DEDUPE_HITS = Counter(
 UPLOADS_IN_FLIGHT = Gauge(
     "sealedreg_uploads_in_flight", "Upload requests (chunks and commits) receiving or storing a body now.",
     registry=REGISTRY)
+BLOBS_LANDING = Gauge(
+    "sealedreg_blobs_landing",
+    "Pushed blobs acknowledged whose encryption into the store has not finished (docs/format.md §2).",
+    registry=REGISTRY)
 FEDERATION_RESOLUTIONS = Counter(
     "sealedreg_federation_resolutions_total",
     "Foreign namespaces asked for: hit (verified tree cached), miss (resolved and verified now), error.",

@@ -54,7 +54,8 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
                       datadir)
     if not readonly:
         datadir.prepare(clean_scratch=starting)
-    uploads = Uploads(datadir, ttl=config.upload_ttl, max_blob_size=config.max_blob_size or None)
+    uploads = Uploads(datadir, ttl=config.upload_ttl, max_blob_size=config.max_blob_size or None,
+                      durable=config.durable)
     index = Index(datadir.index, readonly=readonly)
     store = open_store(config, datadir)
     kubo = store.kubo if isinstance(store, KuboStore) else None
@@ -63,9 +64,10 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
     sweep_lock = None if readonly else SweepLock(datadir.gc_lock, datadir.gc_gate)
     return Registry(index, uploads, store, domains, policy, tree_lifetime=config.tree_lifetime,
                     federation=federation, kubo=kubo, sweep_lock=sweep_lock,
-                    max_manifest_size=config.max_manifest_size)
+                    max_manifest_size=config.max_manifest_size,
+                    background_min=config.background_encryption_min if config.background_encryption else None)
 
 
 def federation_settings(config: Config) -> FederationSettings:
     return FederationSettings(tuple(config.federate), config.dns_server or None, config.federation_timeout,
-                              config.resolve_cache_min, config.resolve_cache_max)
+                              config.resolve_cache_min, config.resolve_cache_max, config.max_tree_size)

@@ -14,10 +14,11 @@ import logging
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealedreg.api import base, blobs, catalog, gateway, ipns, manifests, referrers, tags, token, ui, uploads
@@ -44,6 +45,23 @@ from sealedreg.storage.base import StorageError
 
 log = logging.getLogger("sealedreg")
 
+
+class _AnyPath(Convertor[str]):
+    """`{name:anypath}`: Starlette's `path` convertor (`.*`), line breaks included,
+    so that a name with one reaches its endpoint and is refused there
+    (NAME_INVALID; the browse page's 404) instead of matching no route."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("anypath", _AnyPath())
+
 _REPOSITORY_ROUTES = {
     # /v2/<name>/… : {method: endpoint}; Starlette answers HEAD on every GET route.
     "blobs/uploads/": {"POST": uploads.start},
@@ -59,7 +77,7 @@ _REPOSITORY_ROUTES = {
 ROUTES = [
     Route("/v2/", base.version_check, methods=["GET"]),
     Route("/v2/_catalog", catalog.list_repositories, methods=["GET"]),
-    *(Route(f"/v2/{{name:path}}/{tail}", endpoint, methods=[method])
+    *(Route(f"/v2/{{name:anypath}}/{tail}", endpoint, methods=[method])
       for tail, by_method in _REPOSITORY_ROUTES.items() for method, endpoint in by_method.items()),
     Route("/ipfs/{cid}", gateway.get_block, methods=["GET"]),
     Route("/ipns/{name}", ipns.gateway_record, methods=["GET"]),
@@ -67,7 +85,7 @@ ROUTES = [
     # the browse page: outside /v2/, it asks auth itself (Basic or anonymous) and shows what the viewer may pull
     Route("/ui", ui.home, methods=["GET"]),
     Route("/ui/", ui.overview, methods=["GET"]),
-    Route("/ui/r/{name:path}", ui.repository, methods=["GET"]),
+    Route("/ui/r/{name:anypath}", ui.repository, methods=["GET"]),
 ]
 
 TOKEN_ROUTES = [Route("/token", token.token, methods=["GET", "POST"])]
@@ -78,10 +96,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     head = request.method == "HEAD"
     if exc.status_code == 405:
-        return error_response("UNSUPPORTED", "method not allowed on this endpoint", 405, head=head)
+        return error_response("UNSUPPORTED", "method not allowed on this endpoint", 405, head=head,
+                              headers={"Allow": _allowed(request)})
     if exc.status_code == 404:
         return error_response("UNSUPPORTED", "no such endpoint", 404, head=head)
     return error_response("UNKNOWN", exc.detail or "error", exc.status_code, head=head)
+
+
+def _allowed(request: Request) -> str:
+    """A 405's `Allow` (RFC 9110 §15.5.6): every method of every route matching
+    the path. Starlette's names only the first route's, and a path's methods
+    are spread over one route per method (`_REPOSITORY_ROUTES`)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 class ApiVersionHeader:
@@ -118,6 +148,9 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
         expired = await registry.expire_uploads()
         if expired:
             log.info("expired %d stale upload sessions", expired)
+        landing = await registry.recover_landings()
+        if landing:
+            log.info("storing %d blobs acknowledged before the last stop", landing)
         tasks = [asyncio.create_task(_expire_periodically(registry, config.upload_ttl))]
         if config.publish == "auto":
             tasks.append(asyncio.create_task(_auto_publisher(config, registry).run()))
@@ -128,7 +161,7 @@ def build_app(config: Config, registry: Registry, auth: Authenticator | None) ->
         finally:
             for task in tasks:
                 task.cancel()
-            await registry.close()
+            await registry.close(drain=config.graceful_timeout)
 
     app = Starlette(
         routes=[*ROUTES, *(TOKEN_ROUTES if auth is not None and auth.mode == TOKEN else []),

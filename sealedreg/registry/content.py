@@ -4,6 +4,10 @@ plaintext the registry has verified and ciphertext DAGs (docs/format.md §2, §3
 Writes: a verified upload (a file) or small content (manifests) is encrypted
 chunk by chunk — one chunk is one IPFS leaf — and streamed into the store.
 
+Reads of a blob acknowledged but not yet encrypted (`registry.landing`):
+`read_plain_verified` streams its verified upload file, hashed again on the
+way out like a whole read.
+
 Reads: `read_verified` takes the key from the caller (a domain secret today,
 an envelope tomorrow), computes which ciphertext the range needs, reads it
 from the store, frames and decrypts it (pure, `sealedreg.crypto.stream`) and
@@ -43,10 +47,14 @@ async def _finish(pending: asyncio.Future | None) -> None:
 
 
 # -- writing ---------------------------------------------------------------------
-async def _encrypted_file(path: Path, size: int, key: bytes) -> AsyncIterator[bytes]:
+async def _encrypted_file(path: Path, size: int, key: bytes, digest: str) -> AsyncIterator[bytes]:
     """The ciphertext of the first `size` bytes of `path`, one leaf at a time,
-    the next chunk read and encrypted while this one is stored."""
+    the next chunk read and encrypted while this one is stored. The bytes are
+    hashed again as they are read, and the last chunk is held back unless they
+    still match `digest` (IntegrityError): what the key was derived from is
+    exactly what gets encrypted, however long the file waited."""
     cipher = ChunkCipher(key, size)
+    hasher = new_hasher(Digest.parse(digest).algorithm)
     loop = asyncio.get_running_loop()
     f = await loop.run_in_executor(None, open, path, "rb")
 
@@ -54,6 +62,7 @@ async def _encrypted_file(path: Path, size: int, key: bytes) -> AsyncIterator[by
         plain = f.read(cipher.plain_length(i))
         if len(plain) != cipher.plain_length(i):
             raise EOFError(f"{path.name} is shorter than {size} bytes")
+        hasher.update(plain)
         return cipher.encrypt(i, plain)
 
     pending: asyncio.Future | None = None
@@ -62,6 +71,8 @@ async def _encrypted_file(path: Path, size: int, key: bytes) -> AsyncIterator[by
         for i in range(cipher.chunks):
             chunk = await pending
             pending = loop.run_in_executor(None, produce, i + 1) if i + 1 < cipher.chunks else None
+            if pending is None and hasher.hexdigest() != Digest.parse(digest).hex:
+                raise IntegrityError(f"{digest}: its upload file changed after it was verified")
             yield chunk
     finally:
         try:
@@ -77,9 +88,9 @@ async def _encrypted_bytes(data: bytes, key: bytes) -> AsyncIterator[bytes]:
         yield await asyncio.to_thread(cipher.encrypt, i, plain) if len(plain) > 65536 else cipher.encrypt(i, plain)
 
 
-async def store_file(store: BlobStore, path: Path, size: int, key: bytes) -> StoredContent:
-    """Encrypt a verified upload (the first `size` bytes of `path`) into the store."""
-    return await store.put_chunks(_encrypted_file(path, size, key))
+async def store_file(store: BlobStore, path: Path, size: int, key: bytes, digest: str) -> StoredContent:
+    """Encrypt a verified upload (the first `size` bytes of `path`, blob `digest`) into the store."""
+    return await store.put_chunks(_encrypted_file(path, size, key, digest))
 
 
 async def store_bytes(store: BlobStore, data: bytes, key: bytes) -> StoredContent:
@@ -152,6 +163,46 @@ async def read_verified(store: BlobStore, cid: ContentId, key: bytes, digest: st
             raise IntegrityError(f"stored content for {digest} does not match its digest")
         if held is not None:
             yield held
+
+
+async def read_plain_verified(path: Path, size: int, digest: str) -> AsyncIterator[bytes]:
+    """The first `size` bytes of the plaintext file `path`, which must hash to
+    `digest`: hashed while it streams, the last piece held back until it
+    matches (IntegrityError otherwise). FileNotFoundError before the first
+    byte when the file is gone (the blob has landed in the meantime)."""
+    loop = asyncio.get_running_loop()
+    f = await loop.run_in_executor(None, open, path, "rb")
+    hasher = new_hasher(Digest.parse(digest).algorithm)
+    remaining = size
+
+    def produce() -> bytes:
+        piece = f.read(min(PLAIN_CHUNK, remaining))
+        hasher.update(piece)
+        return piece
+
+    held: bytes | None = None
+    pending: asyncio.Future | None = None
+    try:
+        pending = loop.run_in_executor(None, produce) if remaining else None
+        while pending is not None:
+            piece, pending = await pending, None
+            if not piece:
+                raise IntegrityError(f"{digest}: its upload file is shorter than {size} bytes")
+            remaining -= len(piece)
+            if remaining:
+                pending = loop.run_in_executor(None, produce)
+            if held is not None:
+                yield held
+            held = piece
+    finally:
+        try:
+            await _finish(pending)
+        finally:
+            f.close()
+    if hasher.hexdigest() != Digest.parse(digest).hex:
+        raise IntegrityError(f"the upload file of {digest} does not match its digest")
+    if held is not None:
+        yield held
 
 
 async def read_all(store: BlobStore, cid: ContentId, key: bytes, digest: str, size: int) -> bytes:

@@ -23,6 +23,10 @@ The order of trust, per namespace:
 
 A verified namespace is cached for its DNS TTL (clamped to a floor and a
 ceiling); nothing that failed verification is cached.
+
+What one request may read of a tree is bounded (`max_tree_size`): each public
+method reads within one budget (`reader.read_budget`), and a tree that
+would take more is refused with DENIED, saying so.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import logging
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, ContextManager, TypeVar
 
 from sealedreg.crypto.convergent import plain_size_of
 from nacl.signing import VerifyKey
@@ -44,7 +48,8 @@ from sealedreg.crypto.keys import KeyError_, OrgKeys, parse_tagged
 from sealedreg.metrics import FEDERATION_DURATION, FEDERATION_RESOLUTIONS
 from sealedreg.publish import layout
 from sealedreg.publish.descriptor import Descriptor, DescriptorError
-from sealedreg.publish.reader import TreeReader, TreeReadError
+from sealedreg.publish.reader import (MAX_TREE_SIZE, ReadBudget, TreeReader, TreeReadError, TreeTooLarge,
+                                      read_budget)
 from sealedreg.publish.resolver import (Discovery, NamespaceRefused, NamespaceUnavailable, ResolveError, Resolver,
                                         TtlCache)
 from sealedreg.publish.sealing import PrivateRepository
@@ -82,6 +87,7 @@ class FederationSettings:
     timeout: float = 20.0  # the bound on each step that waits on the network
     cache_min: float = 5.0
     cache_max: float = 3600.0
+    max_tree_size: int = MAX_TREE_SIZE  # tree bytes one request may read (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,8 @@ class Federation:
         started = time.perf_counter()
         result = "error"
         try:
-            mounted, resolved = await self._mount_cached(namespace)
+            with self._budget():
+                mounted, resolved = await self._mount_cached(namespace)
             result = "miss" if resolved else "hit"
             return mounted
         finally:
@@ -293,10 +300,19 @@ class Federation:
         self._dials.add(task)  # a reference until it is done: the loop keeps only weak ones
         task.add_done_callback(self._dials.discard)
 
+    def _budget(self) -> ContextManager[ReadBudget]:
+        """The tree bytes this request may read (one budget however its steps nest)."""
+        return read_budget(self.settings.max_tree_size)
+
     async def _bounded(self, work: Awaitable[T], what: str) -> T:
         """`work` within the federation timeout, its failures as OCI errors."""
         try:
             return await asyncio.wait_for(work, self.settings.timeout)
+        except TreeTooLarge as exc:
+            # Not NAME_UNKNOWN: the tree may well be fine, only larger than this registry
+            # reads for one request; retrying will not change it, raising the limit will.
+            log.warning("federation: refused: %s", exc)
+            raise Denied(str(exc), detail={"namespace": exc.namespace, "max_tree_size": exc.limit}) from None
         except asyncio.TimeoutError:
             raise Unavailable(f"{what}: no answer within {self.settings.timeout:g}s") from None
         except ResolveError as exc:
@@ -355,8 +371,9 @@ class Federation:
                 out["private"].append(self._try_open_v1(raw, namespace, name, doc))
 
         try:
-            await asyncio.wait_for(verify(), self.settings.timeout)
-        except (asyncio.TimeoutError, StorageError, ResolveError) as exc:
+            with self._budget():
+                await asyncio.wait_for(verify(), self.settings.timeout)
+        except (asyncio.TimeoutError, StorageError, ResolveError, TreeTooLarge) as exc:
             out["error"] = f"cannot read the tree: {str(exc) or 'no answer in time'}"
         return out
 
@@ -434,6 +451,10 @@ class Federation:
 
     # -- manifests and tags -------------------------------------------------
     async def resolve(self, repo: str, reference: str) -> str:
+        with self._budget():
+            return await self._resolve(repo, reference)
+
+    async def _resolve(self, repo: str, reference: str) -> str:
         mounted, private = await self._repo(repo)
         ref = read_reference(reference)
         if isinstance(ref, Digest):
@@ -451,60 +472,89 @@ class Federation:
 
     async def manifest(self, repo: str, reference: str) -> tuple[ManifestRecord, bytes]:
         """A foreign manifest's record and exact bytes, checked against its digest."""
-        digest = await self.resolve(repo, reference)
-        mounted, private = await self._repo(repo)
-        if private is not None:
-            found = private.manifests.get(digest)
-            if found is None:
-                raise ManifestUnknown(detail={"digest": digest})
-            body = found[1]
-        else:
-            try:
-                body = await self._bounded(mounted.reader.manifest(repo, digest), f"reading {repo}")
-            except TreeReadError:
-                raise ManifestUnknown(detail={"digest": digest}) from None
+        with self._budget():
+            digest = await self._resolve(repo, reference)
+            mounted, private = await self._repo(repo)
+            if private is not None:
+                found = private.manifests.get(digest)
+                if found is None:
+                    raise ManifestUnknown(detail={"digest": digest})
+                body = found[1]
+            else:
+                try:
+                    body = await self._bounded(mounted.reader.manifest(repo, digest), f"reading {repo}")
+                except TreeReadError:
+                    raise ManifestUnknown(detail={"digest": digest}) from None
+        return self._checked(repo, digest, body), body
+
+    def _checked(self, repo: str, digest: str, body: bytes) -> ManifestRecord:
+        """The record of a foreign manifest, once its bytes match `digest`."""
         if str(Digest.of(body, Digest.parse(digest).algorithm)) != digest:
             raise IntegrityError(f"{repo}@{digest}: the published manifest does not match its digest")
         info = mf.parse_manifest(body, None)
-        record = ManifestRecord(repo, digest, REMOTE, info.media_type, len(body), info.subject, info.artifact_type,
-                                info.annotations)
-        return record, body
+        return ManifestRecord(repo, digest, REMOTE, info.media_type, len(body), info.subject, info.artifact_type,
+                              info.annotations)
 
     async def list_tags(self, repo: str, last: str | None, limit: int | None) -> list[str]:
-        mounted, private = await self._repo(repo)
-        if private is not None:
-            tags = sorted(private.tags)
-        else:
-            try:
-                tags = sorted(await self._bounded(mounted.reader.names(f"repos/{repo}/tags"), f"reading {repo}"))
-            except TreeReadError:
-                tags = []
+        with self._budget():
+            mounted, private = await self._repo(repo)
+            if private is not None:
+                tags = sorted(private.tags)
+            else:
+                try:
+                    tags = sorted(await self._bounded(mounted.reader.names(f"repos/{repo}/tags"),
+                                                      f"reading {repo}"))
+                except TreeReadError:
+                    tags = []
         if last is not None:
             tags = [t for t in tags if t > last]
         return tags[:limit] if limit is not None else tags
 
     async def referrers(self, repo: str, subject: str, artifact_type: str | None) -> list[ManifestRecord]:
-        """The manifests of `repo` whose subject is `subject` (a scan: trees keep no referrers index)."""
-        mounted, private = await self._repo(repo)
-        if private is not None:
-            digests = list(private.manifests)
-        else:
-            try:
-                digests = await self._bounded(mounted.reader.names(f"repos/{repo}/manifests"), f"reading {repo}")
-            except TreeReadError:
-                digests = []
-        found = []
-        for digest in [d for d in digests if is_digest(d)][:MAX_REFERRER_SCAN]:
-            try:
-                record, _ = await self.manifest(repo, digest)
-            except (ManifestUnknown, ManifestInvalid, IntegrityError):
-                continue  # one bad entry does not hide the others
-            if record.subject == subject and (artifact_type is None or record.artifact_type == artifact_type):
-                found.append(record)
-        return found
+        """The manifests of `repo` whose subject is `subject` (a scan: trees keep no referrers index).
+        The manifests directory is read once and each manifest by its CID, so the tree bytes
+        a scan reads grow with the manifests it reads, not with their square."""
+        with self._budget():
+            mounted, private = await self._repo(repo)
+            entries: dict[str, Any] = {}
+            if private is not None:
+                digests = list(private.manifests)
+            else:
+                try:
+                    entries = await self._bounded(mounted.reader.entries(f"repos/{repo}/manifests"),
+                                                  f"reading {repo}")
+                except TreeReadError:
+                    pass
+                digests = list(entries)
+            found = []
+            for digest in [d for d in digests if is_digest(d)][:MAX_REFERRER_SCAN]:
+                try:
+                    if str(read_reference(digest)) != digest:
+                        continue  # not a digest as the registry writes one: no manifest of this repository
+                except ManifestUnknown:
+                    continue
+                if private is not None:
+                    body = private.manifests[digest][1]
+                else:
+                    path = layout.manifest_path(repo, digest)
+                    try:
+                        body = await self._bounded(mounted.reader.file_at(entries[digest], path), f"reading {repo}")
+                    except TreeReadError:
+                        continue
+                try:
+                    record = self._checked(repo, digest, body)
+                except (ManifestInvalid, IntegrityError):
+                    continue  # one bad entry does not hide the others
+                if record.subject == subject and (artifact_type is None or record.artifact_type == artifact_type):
+                    found.append(record)
+            return found
 
     # -- blobs --------------------------------------------------------------
     async def stat_blob(self, repo: str, digest: Digest) -> ForeignBlob:
+        with self._budget():
+            return await self._stat_blob(repo, digest)
+
+    async def _stat_blob(self, repo: str, digest: Digest) -> ForeignBlob:
         mounted, private = await self._repo(repo)
         text = str(digest)
         if private is not None:

@@ -69,6 +69,7 @@ async def fsck(registry: Registry, repair: bool = False, now: float | None = Non
     started = time.monotonic()
     now = time.time() if now is None else now
     report = FsckReport(repaired=repair)
+    await registry.settle(required=False)  # check what a push just stored, too
     for listed in await registry.index.all_content():
         async with registry.sweep_lock.writing():  # a collection running beside us cannot take it mid-proof
             record = await registry.index.blob(listed.digest, listed.domain)

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from nacl.public import PublicKey
@@ -39,6 +40,8 @@ from sealedreg.registry.publishing import (Announce, PublishTarget, hints_of, ip
                                          update_dns)
 from sealedreg.registry.errors import (
     BlobUnknown,
+    IntegrityError,
+    Unavailable,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestUnknown,
@@ -47,6 +50,7 @@ from sealedreg.registry.errors import (
     TooLarge,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
+from sealedreg.registry.landing import Landings, Pending
 from sealedreg.registry.namespace import snapshot
 from sealedreg.registry.policy import Policy
 from sealedreg.registry.refs import parse_reference, read_reference, validate_name, validate_pushable, validate_tag
@@ -60,6 +64,19 @@ from sealedreg.storage.kubo_rpc import KuboClient
 TREE_LIFETIME = 7 * 86400.0
 """How long a published descriptor stays valid (docs/format.md §6): long
 enough to outlive a publisher's downtime, short enough to bound a replay."""
+
+
+SETTLE_TIMEOUT = 120.0
+"""How long publishing, exporting, GC and fsck wait for acknowledged blobs to
+be stored (docs/format.md §2): far longer than encrypting any layer takes."""
+
+
+@dataclass(frozen=True)
+class LandingBlob(BlobRecord):
+    """A blob acknowledged to a push whose ciphertext is not stored yet: read
+    from `path`, its verified plaintext (`registry.landing`)."""
+
+    path: Path = Path()
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,7 @@ class Registry:
                  policy: Policy | None = None, tree_lifetime: float = TREE_LIFETIME,
                  federation: Federation | None = None, kubo: KuboClient | None = None,
                  sweep_lock: SweepLock | NoSweepLock | None = None,
-                 max_manifest_size: int = mf.MAX_MANIFEST_BYTES) -> None:
+                 max_manifest_size: int = mf.MAX_MANIFEST_BYTES, background_min: int | None = None) -> None:
         self.tree_lifetime = tree_lifetime
         self.max_manifest_size = min(max_manifest_size, mf.MAX_MANIFEST_BYTES)  # what trees and pullers take
         # Held shared from looking content up to recording it; GC sweeps holding it exclusively.
@@ -94,6 +111,9 @@ class Registry:
         self.domains = domains or Domains()
         self.policy = policy or Policy()
         self._storing: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}  # (digest, domain) → lock, its users
+        # Uploads of at least this many bytes are acknowledged before they are encrypted; None: never.
+        self.background_min = background_min
+        self.landings = Landings(self._land)
 
     async def ready(self, timeout: float = 2.0) -> dict[str, bool]:
         """Whether each part a request needs answers within `timeout` seconds:
@@ -111,7 +131,11 @@ class Registry:
         index, store = await asyncio.gather(check("index", self.index.ping), check("store", self.store.ready))
         return {"index": index, "store": store}
 
-    async def close(self) -> None:
+    async def close(self, drain: float = 30.0) -> None:
+        stopped = await self.landings.drain(drain)
+        if stopped:
+            logging.getLogger("sealedreg").warning(
+                "%d acknowledged blobs not stored yet: the next start stores them", stopped)
         if self.federation is not None:
             await self.federation.aclose()
         await self.store.close()
@@ -157,6 +181,8 @@ class Registry:
         if foreign := self._foreign(repo):
             return await foreign.stat_blob(repo, digest)
         record = await self.index.repo_blob(repo, str(digest))
+        if record is None and (pending := self.landings.in_repo(repo, str(digest))) is not None:
+            record = LandingBlob(pending.digest, pending.size, "", pending.domain, pending.path)
         if record is None:
             raise BlobUnknown(detail={"digest": str(digest)})
         self.domains.get(record.domain)  # a missing secret fails here, before any header is sent
@@ -167,11 +193,38 @@ class Registry:
         on any mismatch the stream raises IntegrityError and is cut short."""
         if isinstance(record, ForeignBlob) and self.federation is not None:
             return self.federation.read_blob(record, offset, length)
+        if isinstance(record, LandingBlob):
+            return self._read_landing(record, offset, length)
         return content.read_verified(self.store, record.content_id, self.key_of(record), record.digest,
                                      record.size, offset, length)
 
+    async def _read_landing(self, record: LandingBlob, offset: int, length: int | None) -> AsyncIterator[bytes]:
+        """A blob still landing: a whole read streams its verified upload file
+        (hashed again on the way); a ranged read — or one that finds the file
+        gone — waits for it to land and reads the stored ciphertext."""
+        if offset == 0 and (length is None or length == record.size):
+            try:
+                async for piece in content.read_plain_verified(record.path, record.size, record.digest):
+                    yield piece
+                return
+            except FileNotFoundError:
+                pass  # landed (and the session removed) since it was looked up
+        if (pending := self.landings.find(record.digest, record.domain)) is not None:
+            await pending.landed.wait()
+        stored = await self.index.blob(record.digest, record.domain)
+        if stored is None:
+            raise IntegrityError(f"{record.digest} could not be stored")
+        async for piece in self.read_blob(stored, offset, length):
+            yield piece
+
+    async def _landed(self, repo: str, digest: str) -> None:
+        """Wait until the blob `digest` acknowledged to `repo`, if it is landing, is stored."""
+        if (pending := self.landings.in_repo(repo, digest)) is not None:
+            await pending.landed.wait()
+
     async def delete_blob(self, repo: str, digest: Digest) -> None:
         self._writable(repo)
+        await self._landed(repo, str(digest))
         if not await self.index.unlink_blob(repo, str(digest)):
             raise BlobUnknown(detail={"digest": str(digest)})
 
@@ -182,6 +235,7 @@ class Registry:
         layers stay in its own domain even when a public repository has them.
         """
         self._writable(repo, pushing=True)
+        await self._landed(from_repo, str(digest))  # before the lock: landing takes it too
         async with self.sweep_lock.writing():
             source = await self.index.repo_blob(from_repo, str(digest))
             if source is None:
@@ -223,22 +277,107 @@ class Registry:
                 session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
             domain = await self.domain_for(repo)
-            async with self._storing_once(str(digest), domain.name), self.sweep_lock.writing():
-                record = await self.index.blob(str(digest), domain.name)
-                if record is None and self.policy.auto_layers(repo):
-                    record = await self._public_global_copy(str(digest))
-                if record is not None and not await self.store.exists(record.content_id):
-                    record = None  # the index remembers it but the store lost it: store it again
-                if record is None:  # new in this domain: encrypt (only now: it is verified) and store
-                    key = self.domains.content_key(str(digest), domain.name)
-                    stored = await content.store_file(self.store, path, size, key)
-                    record = BlobRecord(str(digest), size, stored.content_id, domain.name)
-                    await self.index.add_blob(repo, record, stored.blocks)
-                else:  # already stored in this domain: a dedupe hit
-                    await self.index.link_blob(repo, record)
-                    DEDUPE_HITS.labels("push").inc()
-            await self.uploads.remove(session.id)
-            return record
+            if self.background_min is None or size < self.background_min:
+                async with self._storing_once(str(digest), domain.name):
+                    record = await self._store_verified(repo, str(digest), path, size, domain.name)
+                await self.uploads.remove(session.id)
+                return record
+            while True:  # acknowledge now, encrypt in the background (registry.landing)
+                async with self._storing_once(str(digest), domain.name):
+                    earlier = self.landings.find(str(digest), domain.name)
+                    if earlier is None:
+                        async with self.sweep_lock.writing():
+                            record = await self._stored_copy(repo, str(digest), domain.name)
+                            if record is not None:
+                                await self.index.link_blob(repo, record)
+                                DEDUPE_HITS.labels("push").inc()
+                        if record is not None:
+                            await self.uploads.remove(session.id)
+                            return record
+                        await self.uploads.mark_committed(session, digest, domain.name)
+                        self.landings.start(Pending(str(digest), domain.name, size, repo, session.id, path))
+                        return LandingBlob(str(digest), size, "", domain.name, path)
+                await earlier.landed.wait()  # the same content is landing: then it is a dedupe hit
+
+    async def _stored_copy(self, repo: str, digest: str, domain: str) -> BlobRecord | None:
+        """The stored copy of `digest` a commit to `repo` in `domain` can link
+        (the caller holds the sweep lock), or None if it must be stored."""
+        record = await self.index.blob(digest, domain)
+        if record is None and self.policy.auto_layers(repo):
+            record = await self._public_global_copy(digest)
+        if record is not None and not await self.store.exists(record.content_id):
+            record = None  # the index remembers it but the store lost it: store it again
+        return record
+
+    async def _store_verified(self, repo: str, digest: str, path: Path, size: int, domain: str) -> BlobRecord:
+        """Encrypt and store the verified bytes of `path` as `digest` of `repo`
+        (only now: they are verified), or link the copy already stored; the
+        caller holds `_storing_once(digest, domain)`."""
+        async with self.sweep_lock.writing():
+            record = await self._stored_copy(repo, digest, domain)
+            if record is None:  # new in this domain
+                stored = await content.store_file(self.store, path, size, self.domains.content_key(digest, domain),
+                                                  digest)
+                record = BlobRecord(digest, size, stored.content_id, domain)
+                await self.index.add_blob(repo, record, stored.blocks)
+            else:  # already stored in this domain: a dedupe hit
+                await self.index.link_blob(repo, record)
+                DEDUPE_HITS.labels("push").inc()
+        return record
+
+    async def _land(self, pending: Pending) -> None:
+        """Store an acknowledged blob (`registry.landing`), then drop its session.
+        Bytes that no longer match the digest are given up, never stored."""
+        try:
+            async with self._storing_once(pending.digest, pending.domain):
+                await self._store_verified(pending.repo, pending.digest, pending.path, pending.size,
+                                           pending.domain)
+        except (IntegrityError, EOFError) as exc:
+            logging.getLogger("sealedreg").error("an acknowledged blob %s (pushed to %s) is lost: %s",
+                                                 pending.digest, pending.repo, exc)
+        await self.uploads.remove(pending.session_id)
+
+    async def recover_landings(self) -> int:
+        """At start: land every blob acknowledged before a crash or a stop
+        (its committed session), after checking its file still hashes to its
+        digest. Returns how many are landing."""
+        started = 0
+        for session in await self.uploads.committed():
+            digest, domain = session.committed["digest"], session.committed["domain"]
+            try:
+                path, size = await self.uploads.finalize(session, Digest.parse(digest))
+                self.domains.get(domain)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
+                logging.getLogger("sealedreg").error(
+                    "an acknowledged blob %s (pushed to %s) cannot be stored: %s", digest, session.repo, exc)
+                await self.uploads.remove(session.id)
+                continue
+            # The same content twice (two repositories) lands once: the other finds it stored and links it.
+            self.landings.start(Pending(digest, domain, size, session.repo, session.id, path))
+            started += 1
+        return started
+
+    async def settle(self, namespace: str | None = None, timeout: float = SETTLE_TIMEOUT,
+                     required: bool = True) -> None:
+        """Wait until the blobs acknowledged (in `namespace`, or anywhere) when
+        this is called are stored — by this process or a `serve` running
+        beside it. Past `timeout`: Unavailable if `required`, else go on (GC
+        and fsck: a blob not stored yet is neither garbage nor damage)."""
+        def waiting(sessions: list[Session]) -> set[str]:
+            return {s.id for s in sessions if namespace is None or namespace_of(s.repo) == namespace}
+
+        ids = waiting(await self.uploads.committed())
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while ids:
+            if time.monotonic() > deadline:
+                if not required:
+                    return
+                raise Unavailable(f"{len(ids)} pushed blobs are still being encrypted; `sealedreg serve` stores "
+                                  "them (also when it starts again): try again shortly")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+            ids &= waiting(await self.uploads.committed())
 
     @contextlib.asynccontextmanager
     async def _storing_once(self, digest: str, domain: str) -> AsyncIterator[None]:
@@ -295,7 +434,8 @@ class Registry:
             tags.insert(0, ref)
         info = mf.parse_manifest(body, content_type)
         async with self.sweep_lock.writing():
-            missing = await self.index.missing_blobs(repo, info.blobs)
+            missing = [d for d in await self.index.missing_blobs(repo, info.blobs)
+                       if self.landings.in_repo(repo, d) is None]  # acknowledged counts as present
             missing += await self.index.missing_manifests(repo, info.manifests)
             if missing:
                 raise ManifestBlobUnknown(detail={"digests": missing})
@@ -402,6 +542,7 @@ class Registry:
         previous = TreeState(*state) if (state := await self.index.namespace_state(namespace)) else None
         refresh = previous is not None and (rebuild or previous.expires is None
                                             or previous.expires - now < self.tree_lifetime / 2)
+        await self.settle(namespace)  # a tree holds only stored blobs: let acknowledged ones land
         async with self.sweep_lock.writing():
             snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)
             built = await build_tree(self.store, snap, previous, expires=int(now + self.tree_lifetime),

@@ -24,7 +24,7 @@ from anyio import to_thread
 from sealedreg.registry import content
 from sealedreg.registry import manifests as mf
 from sealedreg.registry.digests import Digest
-from sealedreg.registry.domains import GLOBAL
+from sealedreg.registry.domains import GLOBAL, namespace_of
 from sealedreg.registry.errors import IntegrityError, RegistryError
 from sealedreg.registry.index import BlobRecord, ManifestRecord
 from sealedreg.registry.refs import is_valid_tag, validate_name
@@ -47,6 +47,7 @@ async def export_image(registry: Registry, repo: str, reference: str, out: Path,
     an IPFS node then fetches the blocks by CID from the network.
     `progress(n)` is told the bytes of each block as it is written.
     """
+    await registry.settle(namespace_of(repo))  # a CAR holds only stored blobs
     top, _ = await registry.stat_manifest(repo, reference)
     manifests: list[tuple[ManifestRecord, BlobRecord]] = []
     blobs: dict[str, BlobRecord] = {}

@@ -7,6 +7,12 @@ middle of a PATCH leaves the session at its previous offset — resumable —
 and any torn tail is cut off on the next write. Nothing here is visible to a
 pull: only `Registry.commit_upload` makes a blob visible, after its digest
 verifies.
+
+A large verified upload may be acknowledged before it is encrypted
+(docs/format.md §2, "Acknowledged, then encrypted"): its state then records `committed` (digest, dedupe
+domain), durably, and the session is the write-ahead record of that blob —
+closed to further requests, never expired, and finished (stored, then
+removed) by `sealedreg.registry.landing`, also after a crash.
 """
 
 from __future__ import annotations
@@ -38,10 +44,14 @@ class Session:
     offset: int
     created: float
     updated: float
+    committed: dict | None = None  # {"digest", "domain"}: verified, acknowledged, not yet stored
 
     def to_json(self) -> bytes:
-        return json.dumps({"id": self.id, "repo": self.repo, "offset": self.offset,
-                           "created": self.created, "updated": self.updated}).encode()
+        doc = {"id": self.id, "repo": self.repo, "offset": self.offset,
+               "created": self.created, "updated": self.updated}
+        if self.committed is not None:
+            doc["committed"] = self.committed
+        return json.dumps(doc).encode()
 
 
 class _LiveHash:
@@ -64,8 +74,10 @@ class _SessionLock:
 
 
 class Uploads:
-    def __init__(self, datadir: DataDir, ttl: float = 24 * 3600, max_blob_size: int | None = None) -> None:
+    def __init__(self, datadir: DataDir, ttl: float = 24 * 3600, max_blob_size: int | None = None,
+                 durable: bool = True) -> None:
         self.datadir = datadir
+        self.durable = durable
         self.ttl = ttl
         self.max_blob_size = max_blob_size
         self._locks: dict[str, _SessionLock] = {}  # only sessions some request is using
@@ -87,18 +99,48 @@ class Uploads:
         return session
 
     async def get(self, session_id: str, repo: str) -> Session:
-        """The session, if it exists and belongs to `repo`; else BlobUploadUnknown."""
+        """The session, if it exists, belongs to `repo` and is still open; else BlobUploadUnknown."""
         if not is_session_id(session_id):
             raise BlobUploadUnknown(detail={"session": session_id[:64]})
-        state = self.datadir.session_state(session_id)
         try:
-            raw = await to_thread.run_sync(state.read_bytes)
-            session = Session(**json.loads(raw))
+            session = await to_thread.run_sync(self._read_state, session_id)
         except (FileNotFoundError, ValueError, TypeError):
             raise BlobUploadUnknown(detail={"session": session_id}) from None
-        if session.repo != repo:
+        if session.repo != repo or session.committed is not None:  # a committed upload is finished
             raise BlobUploadUnknown(detail={"session": session_id})
         return session
+
+    def _read_state(self, session_id: str) -> Session:
+        return Session(**json.loads(self.datadir.session_state(session_id).read_bytes()))
+
+    # -- the write-ahead record of blobs acknowledged before they are stored ------
+    async def mark_committed(self, session: Session, digest: Digest, domain: str) -> Session:
+        """Record, durably, that this held session's verified bytes are the blob
+        `digest` of `domain`, acknowledged to the client: from here on only
+        `remove` ends the session, and a crash leaves it to `committed()`."""
+        session.committed = {"digest": str(digest), "domain": domain}
+        session.updated = time.time()
+        d = self.datadir.session_dir(session.id)
+        await to_thread.run_sync(write_atomic, self.datadir.session_state(session.id), session.to_json(), d,
+                                 self.durable)
+        return session
+
+    async def committed(self) -> list[Session]:
+        """Every committed session not yet stored, oldest first (any process's view)."""
+        def scan() -> list[Session]:
+            found = []
+            for d in self.datadir.uploads.iterdir():
+                if not is_session_id(d.name):
+                    continue
+                try:
+                    session = self._read_state(d.name)
+                except (OSError, ValueError, TypeError):
+                    continue
+                if session.committed is not None:
+                    found.append(session)
+            return sorted(found, key=lambda s: s.updated)
+
+        return await to_thread.run_sync(scan)
 
     @contextlib.asynccontextmanager
     async def hold(self, session_id: str, repo: str) -> AsyncIterator[Session]:
@@ -144,7 +186,9 @@ class Uploads:
                 try:
                     state = json.loads(self.datadir.session_state(d.name).read_bytes())
                     updated, repo = state["updated"], state["repo"]
-                except (OSError, ValueError, KeyError):
+                    if state.get("committed") is not None:
+                        continue  # an acknowledged blob waiting to be stored: never stale
+                except (OSError, ValueError, KeyError, AttributeError):
                     updated, repo = d.stat().st_mtime, None
                 if updated < cutoff:
                     stale.append((d.name, repo))

@@ -49,7 +49,7 @@ class EmbeddedStore:
 
         def sink(cid: CID, block: bytes) -> None:
             names.append(str(cid))
-            written.append(self.blocks.put(cid, block))
+            written.append(self.blocks.put(cid, block, hashed=True))  # the builder just hashed it
 
         builder = FileDagBuilder(sink)
         async for chunk in chunks:

@@ -325,3 +325,20 @@ def test_an_error_knows_its_line(tmp_path, text, line, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as info:
         load(_toml(tmp_path, text), env={})
     assert error_line(info.value, text) == line
+
+
+def test_max_tree_size():
+    assert load(env={}).max_tree_size == 64 * 1024 * 1024
+    assert load(env={"SEALEDREG_MAX_TREE_SIZE": "0"}).max_tree_size == 0  # no limit
+    assert load(env={"SEALEDREG_MAX_TREE_SIZE": "131072"}).max_tree_size == 131072
+    for bad in ("131071", "-1", "1"):
+        with pytest.raises(ConfigError, match="max_tree_size: expected 0 .no limit. or at least 131072 bytes"):
+            load(env={"SEALEDREG_MAX_TREE_SIZE": bad})
+    with pytest.raises(ConfigError, match="max_tree_size: invalid value"):
+        load(env={"SEALEDREG_MAX_TREE_SIZE": "64MiB"})
+
+
+def test_max_tree_size_in_toml_reaches_the_federation(tmp_path):
+    from sealedreg.wiring import federation_settings
+    c = load(_toml(tmp_path, "max_tree_size = 1048576\n"), env={})
+    assert c.max_tree_size == 1048576 and federation_settings(c).max_tree_size == 1048576

@@ -26,7 +26,7 @@ def run(coro):
 def stored(store, tmp_path):
     f = tmp_path / "upload"
     f.write_bytes(BLOB + b"trailing bytes past the verified size")
-    return run(content.store_file(store, f, len(BLOB), KEY))
+    return run(content.store_file(store, f, len(BLOB), KEY, DIGEST))
 
 
 def read(store, cid, key=KEY, digest=DIGEST, size=len(BLOB), offset=0, length=None) -> bytes:
@@ -110,4 +110,43 @@ def test_a_short_upload_file_is_refused(store, tmp_path):
     f = tmp_path / "short"
     f.write_bytes(b"abc")
     with pytest.raises(EOFError):
-        run(content.store_file(store, f, 10, KEY))
+        run(content.store_file(store, f, 10, KEY, DIGEST))
+
+
+def test_an_upload_file_changed_after_it_was_verified_is_never_stored(store, tmp_path):
+    f = tmp_path / "changed"
+    f.write_bytes(BLOB[:-1] + b"\x00")  # same size, other bytes than DIGEST names
+    with pytest.raises(IntegrityError, match="changed after it was verified"):
+        run(content.store_file(store, f, len(BLOB), KEY, DIGEST))
+
+
+def test_a_landing_blob_is_read_from_its_file_verified(tmp_path):
+    f = tmp_path / "plain"
+    f.write_bytes(BLOB + b"past the size")
+
+    async def read_plain(path, digest=DIGEST):
+        return b"".join([p async for p in content.read_plain_verified(path, len(BLOB), digest)])
+
+    assert run(read_plain(f)) == BLOB
+    f.write_bytes(BLOB[:100] + b"\xff" + BLOB[101:])
+    with pytest.raises(IntegrityError, match="does not match"):
+        run(read_plain(f))
+    f.write_bytes(BLOB[:-5])
+    with pytest.raises(IntegrityError, match="shorter"):
+        run(read_plain(f))
+    with pytest.raises(FileNotFoundError):
+        run(read_plain(tmp_path / "gone"))
+
+
+def test_a_wrong_landing_file_never_yields_its_last_piece(tmp_path):
+    f = tmp_path / "plain"
+    f.write_bytes(BLOB[:-1] + b"\x00")
+    got = []
+
+    async def go():
+        async for piece in content.read_plain_verified(f, len(BLOB), DIGEST):
+            got.append(piece)
+
+    with pytest.raises(IntegrityError):
+        run(go())
+    assert sum(map(len, got)) < len(BLOB)

@@ -23,7 +23,7 @@ from sealedreg.publish.builder import (
 )
 from sealedreg.publish.descriptor import make_descriptor
 from sealedreg.publish.dnslink import DnsLink
-from sealedreg.publish.reader import TreeReader
+from sealedreg.publish.reader import MAX_TREE_SIZE, TreeReader, read_budget
 from sealedreg.publish.records import Hints
 from sealedreg.publish.resolver import Discovery, NamespaceNotFound, NamespaceRefused, NamespaceUnavailable
 from sealedreg.publish.sealing import PrivateRepository, SealedLayer
@@ -186,8 +186,9 @@ class World:
 
     def federation(self, root: str | None = None, *, keys=(PARTNER,), policy: Policy | None = None, kubo=None,
                    found: Discovery | Exception | None = None, federate=("*.test",), timeout: float = 10.0,
-                   store: EmbeddedStore | None = None) -> Federation:
-        fed = Federation(FederationSettings(federate=tuple(federate), timeout=timeout, cache_min=60, cache_max=600),
+                   store: EmbeddedStore | None = None, max_tree_size: int = MAX_TREE_SIZE) -> Federation:
+        fed = Federation(FederationSettings(federate=tuple(federate), timeout=timeout, cache_min=60, cache_max=600,
+                                            max_tree_size=max_tree_size),
                          self.index, store or self.local, Domains(), policy or Policy({}), kubo=kubo,
                          fetcher=self.fetcher, keys=list(keys))
         answer = found if found is not None else (discovery(root) if root else None)
@@ -873,5 +874,119 @@ def test_resolutions_are_counted_hit_miss_and_error(world):
             await refused.mount(NS)
         assert {r: count(r) - before[r] for r in before} == {"hit": 1, "miss": 1, "error": 1}
         assert sample("sealedreg_federation_resolution_duration_seconds_count", {"result": "miss"}) == timed + 1
+
+    run(go())
+
+
+# -- how much of a tree one request may read (max_tree_size) ---------------------------------
+HUGE = OrgKeys.generate("huge.test")
+
+
+async def measured(fed: Federation, work) -> int:
+    """Tree bytes `work` reads (within a budget that only counts, which the federation's own joins)."""
+    with read_budget(0) as budget:
+        await work(fed)
+    return budget.used
+
+
+def test_a_pull_just_within_max_tree_size_and_one_byte_over(world):
+    async def go():
+        tree = await publish(world.remote)
+        pull = lambda fed: fed.manifest(APP, "1.0")  # noqa: E731 - resolves the namespace, reads tag and manifest
+        used = await measured(world.federation(tree.root), pull)
+        assert 0 < used < 64 << 10
+        assert (await pull(world.federation(tree.root, max_tree_size=used)))[1] == MANIFEST
+        with pytest.raises(Denied) as e:
+            await pull(world.federation(tree.root, max_tree_size=used - 1))
+        assert e.value.message.startswith(f"{NS}: this request would read more than {used - 1} bytes of the "
+                                          "namespace's published tree (max_tree_size)")
+        assert e.value.detail == {"namespace": NS, "max_tree_size": used - 1}
+        assert (await pull(world.federation(tree.root, max_tree_size=0)))[1] == MANIFEST  # 0: no limit
+
+    run(go())
+
+
+def test_a_refused_resolution_is_neither_cached_nor_remembered(world):
+    async def go():
+        tree = await publish(world.remote)
+        fed = world.federation(tree.root, max_tree_size=100)  # less than the root and descriptor
+        with pytest.raises(Denied, match=r"max_tree_size"):
+            await fed.mount(NS)
+        with pytest.raises(Denied):
+            await fed.list_tags(APP, None, None)
+        assert fed.discoveries == 2
+        assert await world.index.seen_seq(NS, PUB.public.sig_text) == 0
+        assert not await world.local.exists(tree.root)  # nothing kept of a tree that was not verified
+
+    run(go())
+
+
+async def publish_huge(store: EmbeddedStore, tags: int) -> str:
+    """huge.test: one manifest, and a tags directory of `tags` entries."""
+    snap = NamespaceSnapshot("huge.test", HUGE, manifests=[PublicManifest("huge.test/app", sha256(MANIFEST), MANIFEST)],
+                             tags=[PublicTag("huge.test/app", f"t{i:05}", sha256(MANIFEST)) for i in range(tags)])
+    return (await build_tree(store, snap, None, expires=int(time.time() + 3600))).root
+
+
+def test_a_huge_tags_directory_is_refused_and_nothing_else_is(world):
+    """A publisher whose tags directory is larger than this registry reads for one request:
+    the requests that read it are refused (403), every other request — to that namespace
+    or another — is served by the same federation."""
+    async def go():
+        tree = await publish(world.remote)
+        huge = await publish_huge(world.remote, 3000)
+        fed = world.federation(tree.root, max_tree_size=128 << 10)
+        answers = {NS: discovery(tree.root), "huge.test": Discovery("huge.test", DnsLink("ipfs", huge), huge,
+                                                                     HUGE.public, Hints((), (GW,)), 60.0)}
+
+        async def discover(namespace: str, now: float | None = None) -> Discovery:
+            return answers[namespace]
+
+        fed.resolver.discover = discover  # type: ignore[method-assign]
+        for request in (fed.list_tags("huge.test/app", None, None), fed.manifest("huge.test/app", "t00001")):
+            with pytest.raises(Denied) as e:
+                await request
+            assert "131072 bytes of the namespace's published tree (max_tree_size), at " \
+                   "/repos/huge.test/app/tags" in e.value.message
+            assert e.value.detail == {"namespace": "huge.test", "max_tree_size": 128 << 10}
+        assert (await fed.manifest("huge.test/app", sha256(MANIFEST)))[1] == MANIFEST  # not through the tags
+        assert (await fed.manifest(APP, "1.0"))[1] == MANIFEST
+        assert await fed.list_tags(APP, None, None) == ["1.0", "latest"]
+        assert await read_all(fed, await fed.stat_blob(APP, Digest.parse(sha256(LAYER)))) == LAYER
+        unlimited = world.federation(max_tree_size=0)
+        unlimited.resolver.discover = discover  # type: ignore[method-assign]
+        assert len(await unlimited.list_tags("huge.test/app", None, None)) == 3000
+
+    run(go())
+
+
+def test_referrers_read_each_manifest_once(world):
+    """A scan reads the manifests directory once and each manifest by its CID: what it
+    reads grows with the manifests, not with their square (the default limit must never
+    refuse a scan of an ordinary repository)."""
+    async def go():
+        sigs = {}
+        for i in range(200):
+            body = image_manifest(CONFIG, b"sig %d" % i, artifactType="application/x-sig",
+                                  subject={"mediaType": OCI_MANIFEST, "digest": sha256(MANIFEST),
+                                           "size": len(MANIFEST)})
+            sigs[sha256(body)] = body
+        tree = await publish(world.remote, manifests={sha256(MANIFEST): MANIFEST, **sigs})
+        reader = TreeReader(world.remote.get_block, tree.root, NS)
+        directory = len(await world.remote.get_block(str(await reader.cid(f"repos/{APP}/manifests"))))
+        assert directory > 200 * 100
+        used = await measured(world.federation(tree.root), lambda f: f.referrers(APP, sha256(MANIFEST), None))
+        assert used < sum(len(b) for b in sigs.values()) + len(MANIFEST) + 2 * directory + (16 << 10)
+        found = await world.federation(tree.root, max_tree_size=used).referrers(APP, sha256(MANIFEST), None)
+        assert sorted(r.digest for r in found) == sorted(sigs)
+
+    run(go())
+
+
+def test_report_says_the_tree_is_over_max_tree_size(world):
+    async def go():
+        tree = await publish(world.remote)
+        out = await world.federation(tree.root, max_tree_size=100).report(NS)
+        assert not out["verified"] and "max_tree_size" in out["error"] and "100 bytes" in out["error"]
 
     run(go())
