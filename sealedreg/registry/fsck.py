@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from sealedreg.registry.errors import IntegrityError
+from sealedreg.registry.errors import IntegrityError, Unavailable
 from sealedreg.registry.index import BlobRecord
 from sealedreg.registry import content
 from sealedreg.registry.service import Registry
@@ -69,7 +69,7 @@ async def fsck(registry: Registry, repair: bool = False, now: float | None = Non
     started = time.monotonic()
     now = time.time() if now is None else now
     report = FsckReport(repaired=repair)
-    await registry.settle(required=False)  # check what a push just stored, too
+    await registry.settle(timeout=30, required=False)  # check what a push just stored, too
     for listed in await registry.index.all_content():
         async with registry.sweep_lock.writing():  # a collection running beside us cannot take it mid-proof
             record = await registry.index.blob(listed.digest, listed.domain)
@@ -102,8 +102,11 @@ async def fsck(registry: Registry, repair: bool = False, now: float | None = Non
             async with registry.sweep_lock.sweeping():
                 await registry.store.quarantine(root, bad)
             if current:
-                rebuilt = await registry.build_tree(namespace, rebuild=True)
-                damage.repaired = f"rebuilt as {rebuilt['root']} (seq {rebuilt['seq']}): publish it; "
+                try:
+                    rebuilt = await registry.build_tree(namespace, rebuild=True)
+                    damage.repaired = f"rebuilt as {rebuilt['root']} (seq {rebuilt['seq']}): publish it; "
+                except Unavailable as exc:  # pushed blobs still landing: the next publish rebuilds it
+                    damage.repaired = f"not rebuilt ({exc}): publish it again; "
             await registry.index.expire_tree(root, now)
             damage.repaired += "no longer served"
         report.damage.append(damage)

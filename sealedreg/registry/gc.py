@@ -63,8 +63,9 @@ async def collect_garbage(registry: Registry, grace: float, dry_run: bool = Fals
     step = step or (lambda name: None)
     report = GcReport(dry_run=dry_run, grace=grace, store=registry.store.name)
     # Not needed for safety (a blob not stored yet is in no table to sweep), but a
-    # collection right after a push then sees what the push stored.
-    await registry.settle(required=False)
+    # collection right after a push then sees what the push stored. Bounded: a
+    # blob that cannot be stored now (no `serve` running) holds nothing up for long.
+    await registry.settle(timeout=30, required=False)
     step("reading references")
     report.unreadable = await _record_manifest_refs(registry)
     now = time.time() if now is None else now

@@ -364,6 +364,14 @@ class Index:
         return [_manifest_record(r) for r in rows]
 
     # -- namespaces ---------------------------------------------------------
+    async def namespace_refs(self, namespace: str) -> set[tuple[str, str]]:
+        """(repo, blob digest) for every blob a manifest of the namespace references."""
+        prefix = namespace + "/"
+        rows = await self._run(lambda db: db.execute(
+            "SELECT DISTINCT repo, digest FROM manifest_refs WHERE repo = ? OR substr(repo, 1, ?) = ?",
+            (namespace, len(prefix), prefix)).fetchall())
+        return {(repo, digest) for repo, digest in rows}
+
     async def namespace_content(self, namespace: str) -> tuple[list[tuple[str, BlobRecord]],
                                                                  list[tuple[str, BlobRecord]],
                                                                  list[tuple[str, str, str]]]:

@@ -75,9 +75,6 @@ class Landings:
                 return pending
         return None
 
-    def of_namespace(self, namespace: str) -> list[Pending]:
-        return [p for p in self._pending.values() if p.repo.split("/", 1)[0] == namespace]
-
     def start(self, pending: Pending) -> None:
         """Track `pending` (visible to `find` at once) and land it in the background."""
         self._pending[pending.session_id] = pending

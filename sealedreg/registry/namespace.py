@@ -24,10 +24,13 @@ ManifestReader = Callable[[BlobRecord], Awaitable[bytes]]
 
 
 async def snapshot(index: Index, policy: Policy, domains: Domains, read_manifest: ManifestReader,
-                   namespace: str) -> NamespaceSnapshot:
+                   namespace: str, linked: set[tuple[str, str]] | None = None) -> NamespaceSnapshot:
     """Everything `namespace` holds, split into what is published in the clear
-    and what is sealed; `read_manifest` gives a stored manifest's verified bytes."""
+    and what is sealed; `read_manifest` gives a stored manifest's verified bytes.
+    `linked`, if given, receives (repo, digest) of every blob the snapshot holds."""
     blob_rows, manifests, tags = await index.namespace_content(namespace)
+    if linked is not None:
+        linked.update((repo, blob.digest) for repo, blob in blob_rows)
     repos = {repo for repo, _ in blob_rows + manifests} | {repo for repo, _, _ in tags}
     public = {repo for repo in repos if not policy.is_private(repo)}
     snap = NamespaceSnapshot(namespace, policy.namespace(namespace).keys)

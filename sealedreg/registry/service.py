@@ -19,11 +19,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterable, AsyncIterator, Awaitable, Callable
 
+from anyio import to_thread
 from nacl.public import PublicKey
 
 from sealedreg.crypto.keys import b64, kid
@@ -77,6 +79,7 @@ class LandingBlob(BlobRecord):
     from `path`, its verified plaintext (`registry.landing`)."""
 
     path: Path = Path()
+    repo: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class Registry:
             return await foreign.stat_blob(repo, digest)
         record = await self.index.repo_blob(repo, str(digest))
         if record is None and (pending := self.landings.in_repo(repo, str(digest))) is not None:
-            record = LandingBlob(pending.digest, pending.size, "", pending.domain, pending.path)
+            record = LandingBlob(pending.digest, pending.size, "", pending.domain, pending.path, repo)
         if record is None:
             raise BlobUnknown(detail={"digest": str(digest)})
         self.domains.get(record.domain)  # a missing secret fails here, before any header is sent
@@ -209,18 +212,22 @@ class Registry:
                 return
             except FileNotFoundError:
                 pass  # landed (and the session removed) since it was looked up
-        if (pending := self.landings.find(record.digest, record.domain)) is not None:
-            await pending.landed.wait()
-        stored = await self.index.blob(record.digest, record.domain)
+        await self._landed(record.repo, record.digest)
+        stored = await self.index.repo_blob(record.repo, record.digest)  # maybe another domain's copy (auto)
         if stored is None:
             raise IntegrityError(f"{record.digest} could not be stored")
         async for piece in self.read_blob(stored, offset, length):
             yield piece
 
-    async def _landed(self, repo: str, digest: str) -> None:
-        """Wait until the blob `digest` acknowledged to `repo`, if it is landing, is stored."""
-        if (pending := self.landings.in_repo(repo, digest)) is not None:
-            await pending.landed.wait()
+    async def _landed(self, repo: str, digest: str, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Wait until the blob `digest` acknowledged to `repo`, if it is landing,
+        is stored; Unavailable (503) if the store keeps failing past `timeout`."""
+        deadline = time.monotonic() + timeout
+        while (pending := self.landings.in_repo(repo, digest)) is not None:
+            try:
+                await asyncio.wait_for(pending.landed.wait(), max(deadline - time.monotonic(), 0.001))
+            except asyncio.TimeoutError:
+                raise Unavailable(f"{digest} is not stored yet: the store keeps failing; retry later") from None
 
     async def delete_blob(self, repo: str, digest: Digest) -> None:
         self._writable(repo)
@@ -282,22 +289,20 @@ class Registry:
                     record = await self._store_verified(repo, str(digest), path, size, domain.name)
                 await self.uploads.remove(session.id)
                 return record
-            while True:  # acknowledge now, encrypt in the background (registry.landing)
-                async with self._storing_once(str(digest), domain.name):
-                    earlier = self.landings.find(str(digest), domain.name)
-                    if earlier is None:
-                        async with self.sweep_lock.writing():
-                            record = await self._stored_copy(repo, str(digest), domain.name)
-                            if record is not None:
-                                await self.index.link_blob(repo, record)
-                                DEDUPE_HITS.labels("push").inc()
-                        if record is not None:
-                            await self.uploads.remove(session.id)
-                            return record
-                        await self.uploads.mark_committed(session, digest, domain.name)
-                        self.landings.start(Pending(str(digest), domain.name, size, repo, session.id, path))
-                        return LandingBlob(str(digest), size, "", domain.name, path)
-                await earlier.landed.wait()  # the same content is landing: then it is a dedupe hit
+            # Acknowledge now, encrypt in the background (registry.landing). The same content
+            # landing already is no reason to wait (nor to take `_storing_once`, which its
+            # landing holds): this one's landing takes turns with it, finds it stored, links it.
+            async with self.sweep_lock.writing():
+                record = await self._stored_copy(repo, str(digest), domain.name)
+                if record is not None:  # stored before: a dedupe hit, linked now
+                    await self.index.link_blob(repo, record)
+                    DEDUPE_HITS.labels("push").inc()
+            if record is None:
+                await self.uploads.mark_committed(session, digest, domain.name)
+                self.landings.start(Pending(str(digest), domain.name, size, repo, session.id, path))
+                return LandingBlob(str(digest), size, "", domain.name, path, repo)
+            await self.uploads.remove(session.id)
+            return record
 
     async def _stored_copy(self, repo: str, digest: str, domain: str) -> BlobRecord | None:
         """The stored copy of `digest` a commit to `repo` in `domain` can link
@@ -332,25 +337,40 @@ class Registry:
             async with self._storing_once(pending.digest, pending.domain):
                 await self._store_verified(pending.repo, pending.digest, pending.path, pending.size,
                                            pending.domain)
-        except (IntegrityError, EOFError) as exc:
-            logging.getLogger("sealedreg").error("an acknowledged blob %s (pushed to %s) is lost: %s",
-                                                 pending.digest, pending.repo, exc)
+        except (IntegrityError, EOFError, FileNotFoundError) as exc:
+            # Terminal: the bytes changed, or the session is gone (removed by hand, or
+            # landed by another `serve` on this data directory) — retrying cannot help.
+            if await self.index.repo_blob(pending.repo, pending.digest) is None:
+                logging.getLogger("sealedreg").error("an acknowledged blob %s (pushed to %s) is lost: %s: %s",
+                                                     pending.digest, pending.repo, type(exc).__name__, exc)
         await self.uploads.remove(pending.session_id)
+        self.on_change(namespace_of(pending.repo))  # a tree may now hold it (`publish = "auto"`)
 
     async def recover_landings(self) -> int:
-        """At start: land every blob acknowledged before a crash or a stop
-        (its committed session), after checking its file still hashes to its
-        digest. Returns how many are landing."""
+        """At start: land every blob acknowledged before a crash or a stop (its
+        committed session). Only its size is checked here, so the server
+        listens at once; the landing hashes the bytes again as it encrypts
+        them. A record that cannot be landed now (its domain's secret is not
+        configured, a malformed record) is logged and kept, never deleted.
+        Returns how many are landing."""
+        log = logging.getLogger("sealedreg")
         started = 0
         for session in await self.uploads.committed():
-            digest, domain = session.committed["digest"], session.committed["domain"]
             try:
-                path, size = await self.uploads.finalize(session, Digest.parse(digest))
+                digest, domain = str(Digest.parse(session.committed["digest"])), session.committed["domain"]
                 self.domains.get(domain)
-            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
-                logging.getLogger("sealedreg").error(
-                    "an acknowledged blob %s (pushed to %s) cannot be stored: %s", digest, session.repo, exc)
+                path = self.uploads.datadir.session_data(session.id)
+                size = session.offset
+                if (await to_thread.run_sync(os.stat, path)).st_size < size:
+                    raise EOFError(f"its file is shorter than {size} bytes")
+            except EOFError as exc:  # damage (the file was fsynced before the 201): cannot be stored
+                log.error("an acknowledged blob (session %s, pushed to %s) is lost: %s", session.id,
+                          session.repo, exc)
                 await self.uploads.remove(session.id)
+                continue
+            except Exception as exc:  # noqa: BLE001 - keep it: a fixed config lands it at the next start
+                log.error("an acknowledged blob (session %s, pushed to %s) cannot be stored now, kept for the "
+                          "next start: %s: %s", session.id, session.repo, type(exc).__name__, exc)
                 continue
             # The same content twice (two repositories) lands once: the other finds it stored and links it.
             self.landings.start(Pending(digest, domain, size, session.repo, session.id, path))
@@ -542,15 +562,38 @@ class Registry:
         previous = TreeState(*state) if (state := await self.index.namespace_state(namespace)) else None
         refresh = previous is not None and (rebuild or previous.expires is None
                                             or previous.expires - now < self.tree_lifetime / 2)
-        await self.settle(namespace)  # a tree holds only stored blobs: let acknowledged ones land
-        async with self.sweep_lock.writing():
-            snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace)
-            built = await build_tree(self.store, snap, previous, expires=int(now + self.tree_lifetime),
-                                     refresh=refresh)
-            if built.changed:
-                await self.index.set_namespace_state(namespace, built.seq, built.root, built.state, built.expires,
-                                                     built.blocks, content=tuple(b.cid for b in snap.blobs))
-        return built.summary()
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            # A tree holds only stored blobs: let acknowledged ones land first.
+            await self.settle(namespace, timeout=max(deadline - time.monotonic(), 0.001))
+            async with self.sweep_lock.writing():
+                linked: set[tuple[str, str]] = set()
+                snap = await snapshot(self.index, self.policy, self.domains, self.read_manifest, namespace, linked)
+                if not await self._landing_under(namespace, linked):
+                    built = await build_tree(self.store, snap, previous, expires=int(now + self.tree_lifetime),
+                                             refresh=refresh)
+                    if built.changed:
+                        await self.index.set_namespace_state(namespace, built.seq, built.root, built.state,
+                                                             built.expires, built.blocks,
+                                                             content=tuple(b.cid for b in snap.blobs))
+                    return built.summary()
+            if time.monotonic() > deadline:
+                raise Unavailable(f"{namespace}: pushed blobs are still being encrypted; try again shortly")
+
+    async def _landing_under(self, namespace: str, linked: set[tuple[str, str]]) -> bool:
+        """Whether a manifest of the snapshot (whose blobs are `linked`) references
+        a blob acknowledged but not stored when the snapshot was read: it is still
+        landing (its session is committed) or landed since (the index has it now).
+        A reference neither way is a link deleted under its manifest, as ever."""
+        unlinked = await self.index.namespace_refs(namespace) - linked
+        if not unlinked:
+            return False
+        committed = {(s.repo, s.committed.get("digest")) for s in await self.uploads.committed()
+                     if isinstance(s.committed, dict)}
+        for repo, digest in unlinked:
+            if (repo, digest) in committed or await self.index.repo_blob(repo, digest) is not None:
+                return True
+        return False
 
     async def publish(self, namespace: str, target: PublishTarget, announce: Announce = Announce(),
                       progress: Callable[[int], None] | None = None) -> dict:
@@ -601,6 +644,7 @@ class Registry:
         self._require_private(repo)
         if not await self.index.repo_exists(repo):
             raise NameUnknown(f"{repo} holds nothing yet: push to it first, then grant")
+        await self.settle(namespace_of(repo))  # before recording it: the re-seal must not fail half-way
         await self.index.grant(repo, kid(bytes(recipient)), "x25519:" + b64(bytes(recipient)))
         return await self.build_tree(namespace_of(repo))
 
@@ -610,6 +654,7 @@ class Registry:
         `rotate`, the repository's future layers go to a fresh org domain, so
         even a layer the revoked party has seen elsewhere gets new ciphertext."""
         self._require_private(repo)
+        await self.settle(namespace_of(repo))  # before recording it: the re-seal must not fail half-way
         if not await self.index.revoke(repo, recipient_kid):
             raise NameUnknown(f"{recipient_kid} is not a recipient of {repo}")
         if rotate:

@@ -32,7 +32,7 @@ from typing import AsyncIterable, AsyncIterator, BinaryIO
 from anyio import to_thread
 
 from sealedreg.datadir import DataDir, is_session_id
-from sealedreg.fileio import PIECE, write_atomic
+from sealedreg.fileio import PIECE, fsync_dir, write_atomic
 from sealedreg.registry.digests import Digest, new_hasher
 from sealedreg.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid, TooLarge
 
@@ -123,6 +123,8 @@ class Uploads:
         d = self.datadir.session_dir(session.id)
         await to_thread.run_sync(write_atomic, self.datadir.session_state(session.id), session.to_json(), d,
                                  self.durable)
+        if self.durable:  # the session's own entry, made by `create` and never synced
+            await to_thread.run_sync(fsync_dir, self.datadir.uploads)
         return session
 
     async def committed(self) -> list[Session]:

@@ -152,7 +152,7 @@ def test_a_crash_before_the_blob_is_stored_is_finished_by_the_next_start(d):
     asyncio.run(go())
 
 
-def test_a_record_whose_file_was_damaged_is_dropped_at_recovery(d):
+def test_a_record_whose_file_was_damaged_is_given_up_by_its_landing_not_stored(d):
     async def go():
         first = open_registry(d, GatedStore(d))
         _, session = await push(first, "x.org/app")
@@ -162,11 +162,58 @@ def test_a_record_whose_file_was_damaged_is_dropped_at_recovery(d):
         data.write_bytes(b"\0" + data.read_bytes()[1:])
 
         second = open_registry(d)
-        assert await second.recover_landings() == 0
+        assert await second.recover_landings() == 1  # only sizes are checked before listening
+        await second.settle()
         assert not d.session_dir(session).exists()
         with pytest.raises(BlobUnknown):
             await second.stat_blob("x.org/app", DIGEST)
+        assert await second.index.blob(str(DIGEST), "global") is None
         await second.close()
+
+    asyncio.run(go())
+
+
+def test_recovery_keeps_what_it_cannot_store_now_and_starts_anyway(d):
+    async def go():
+        secret = bytes(range(32))
+        first = Registry(Index(d.index), Uploads(d, durable=False), GatedStore(d),
+                         Domains({"org.example": secret}, d), background_min=1024)
+        _, kept = await push(first, "org.example/app")  # in the org domain
+        await first.landings.drain(0)
+        first.index.close()
+        broken = d.session_dir("0" * 32)
+        broken.mkdir()
+        (broken / "data").write_bytes(b"")
+        (broken / "state.json").write_text(json.dumps({"id": "0" * 32, "repo": "x.org/a", "offset": 0,
+                                                        "created": 0, "updated": 0, "committed": {"x": 1}}))
+
+        second = open_registry(d)  # started without the org's secret: a config mistake
+        assert await second.recover_landings() == 0
+        assert d.session_dir(kept).exists() and broken.exists()  # nothing deleted
+        second.index.close()
+
+        third = Registry(Index(d.index), Uploads(d, durable=False), EmbeddedStore(d.blocks, d.tmp, durable=False),
+                         Domains({"org.example": secret}, d), background_min=1024)
+        assert await third.recover_landings() == 1  # the config fixed: it lands
+        await third.settle("org.example")
+        assert (await third.index.repo_blob("org.example/app", str(DIGEST))).domain == "org:org.example"
+        await third.close(drain=0)
+
+    asyncio.run(go())
+
+
+def test_a_landing_whose_session_vanished_ends_instead_of_retrying(d):
+    async def go():
+        store = GatedStore(d)
+        reg = open_registry(d, store)
+        _, session = await push(reg, "x.org/app")
+        import shutil
+        shutil.rmtree(d.session_dir(session))  # an operator cleaning uploads/ by hand
+        store.gate.set()
+        assert await reg.landings.drain(10) == 0  # ended by itself, not stopped mid-retry
+        with pytest.raises(BlobUnknown):
+            await asyncio.wait_for(reg.delete_blob("x.org/app", DIGEST), 10)  # waits for nothing
+        await reg.close()
 
     asyncio.run(go())
 
@@ -189,18 +236,77 @@ def test_bytes_changed_while_waiting_are_served_and_stored_never(d):
     asyncio.run(go())
 
 
-def test_the_same_content_pushed_again_while_landing_is_a_dedupe_hit(d):
+def test_the_same_content_pushed_again_while_landing_is_acknowledged_and_stored_once(d):
     async def go():
         store = GatedStore(d)
         reg = open_registry(d, store)
-        first, _ = await push(reg, "x.org/a")
-        second = asyncio.create_task(push(reg, "x.org/b"))
-        await asyncio.sleep(0.05)
-        assert not second.done()  # waits for the first to land rather than encrypting it twice
+        await push(reg, "x.org/a")
+        second, _ = await asyncio.wait_for(push(reg, "x.org/b"), 10)  # no waiting for the first to land
+        assert isinstance(second, LandingBlob)
         store.gate.set()
-        record, _ = await second
-        assert store.attempts == 1 and record.content_id
-        assert (await reg.index.repo_blob("x.org/a", str(DIGEST))).content_id == record.content_id
+        await reg.settle()
+        a = await reg.index.repo_blob("x.org/a", str(DIGEST))
+        b = await reg.index.repo_blob("x.org/b", str(DIGEST))
+        assert store.attempts == 1 and a.content_id == b.content_id  # encrypted once, linked twice
+        await reg.close()
+
+    asyncio.run(go())
+
+
+def test_a_publish_never_takes_a_manifest_whose_layer_is_still_landing(d):
+    from sealedreg.crypto.keys import OrgKeys
+    from sealedreg.registry.policy import NamespacePolicy, Policy
+
+    async def go():
+        store = GatedStore(d)
+        reg = Registry(Index(d.index), Uploads(d, durable=False), store, Domains({}, d),
+                       Policy({"x.org": NamespacePolicy("x.org", (), keys=OrgKeys.generate("x.org"))}),
+                       background_min=1024)
+        await push(reg, "x.org/app")
+        cfg, _ = await push(reg, "x.org/app", b"{}")
+        await reg.put_manifest("x.org/app", "1", manifest((cfg.digest, 2), (str(DIGEST), len(LAYER))),
+                               "application/vnd.oci.image.manifest.v1+json")
+        building = asyncio.create_task(reg.build_tree("x.org"))
+        await asyncio.sleep(0.1)
+        assert not building.done()
+        store.gate.set()
+        await building
+        layer = await reg.index.repo_blob("x.org/app", str(DIGEST))
+        root = (await reg.tree_state("x.org"))["root"]
+        in_tree = await reg.index._run(lambda db: [row[0] for row in db.execute(
+            "SELECT content_id FROM tree_content WHERE root = ?", (root,))])
+        assert layer.content_id in in_tree
+        await reg.close()
+
+    asyncio.run(go())
+
+
+def test_a_tree_built_while_a_layer_lands_is_retried_until_it_holds_it(d, monkeypatch):
+    """The snapshot can fall between a layer's index row and its session's removal:
+    the build notices the manifest's reference and snapshots again."""
+    from sealedreg.crypto.keys import OrgKeys
+    from sealedreg.registry.policy import NamespacePolicy, Policy
+
+    async def go():
+        reg = Registry(Index(d.index), Uploads(d, durable=False), EmbeddedStore(d.blocks, d.tmp, durable=False),
+                       Domains({}, d), Policy({"x.org": NamespacePolicy("x.org", (), keys=OrgKeys.generate("x.org"))}),
+                       background_min=None)
+        await push(reg, "x.org/app")
+        cfg, _ = await push(reg, "x.org/app", b"{}")
+        await reg.put_manifest("x.org/app", "1", manifest((cfg.digest, 2), (str(DIGEST), len(LAYER))),
+                               "application/vnd.oci.image.manifest.v1+json")
+        real = reg.index.namespace_content
+        calls = []
+
+        async def stale(namespace):  # the first snapshot misses the layer, as if read just before it landed
+            blobs, manifests, tags = await real(namespace)
+            calls.append(1)
+            return ([row for row in blobs if row[1].digest != str(DIGEST)] if len(calls) == 1 else blobs,
+                    manifests, tags)
+
+        monkeypatch.setattr(reg.index, "namespace_content", stale)
+        await reg.build_tree("x.org")
+        assert len(calls) == 2
         await reg.close()
 
     asyncio.run(go())
