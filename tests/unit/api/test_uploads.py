@@ -1,4 +1,10 @@
-from tests.unit.api.conftest import push_blob, sha256
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from sealedreg.config import Config
+from tests.unit.api.conftest import app_for, push_blob, sha256
 
 
 def start(client, repo="a"):
@@ -125,3 +131,46 @@ def test_mount_never_crosses_dedupe_domains(org_client):
     r = org_client.post(f"/v2/org.example/other/blobs/uploads/?mount={d}&from=public/base")
     assert r.status_code == 201  # now this domain has its own copy
     assert org_client.get(f"/v2/org.example/other/blobs/{d}").content == b"base layer"
+
+
+# -- acknowledged, then encrypted (docs/format.md §2) ----------------------------
+@pytest.fixture
+def landing_client(tmp_path):
+    config = Config(data=tmp_path / "data", durable=False, background_encryption_min=0)  # every blob
+    with TestClient(app_for(config)) as c:
+        yield c
+
+
+def _stored(client) -> None:
+    registry = client.app.state.registry
+    for _ in range(500):
+        if not len(registry.landings):
+            return
+        time.sleep(0.01)  # polling: the landing runs on the app's loop, in the background
+    raise AssertionError("the blob never landed")
+
+
+def test_a_monolithic_push_is_acknowledged_then_served_whole_and_ranged(landing_client):
+    data = bytes(range(256)) * 5000
+    digest = push_blob(landing_client, "x.org/app", data)
+    head = landing_client.head(f"/v2/x.org/app/blobs/{digest}")
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+    assert landing_client.get(f"/v2/x.org/app/blobs/{digest}").content == data
+    ranged = landing_client.get(f"/v2/x.org/app/blobs/{digest}", headers={"Range": "bytes=1000-1099"})
+    assert ranged.status_code == 206 and ranged.content == data[1000:1100]
+    _stored(landing_client)
+    assert not list((landing_client.app.state.config.data / "uploads").iterdir())
+
+
+def test_a_committed_session_answers_no_more_requests(landing_client):
+    data = b"z" * 70_000
+    digest = sha256(data)
+    where = landing_client.post("/v2/x.org/app/blobs/uploads/").headers["location"]
+    where = landing_client.patch(where, content=data).headers["location"]
+    assert landing_client.put(where, params={"digest": digest}).status_code == 201
+    for method, kwargs in (("PATCH", {"content": b"more"}), ("GET", {}), ("DELETE", {}),
+                           ("PUT", {"params": {"digest": digest}})):
+        r = landing_client.request(method, where, **kwargs)
+        assert r.status_code == 404 and r.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN", (method, r.text)
+    _stored(landing_client)
+    assert landing_client.get(f"/v2/x.org/app/blobs/{digest}").content == data
