@@ -4,6 +4,7 @@ holds a plaintext byte, and a SIGKILL right after the 201 loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -13,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers.backends import BACKENDS
 from tests.helpers.clients import ClientSandbox
+from tests.helpers.kubo import run_kubo
 from tests.helpers.ocilayout import write_image
 from tests.helpers.server import run_registry
 
@@ -58,11 +61,17 @@ def test_a_client_pulls_at_once_what_it_pushed_and_the_store_holds_only_cipherte
         assert not list((data_dir / "uploads").iterdir())  # nothing left once stored
 
 
-def test_sigkill_right_after_the_201_loses_nothing(tmp_path):
-    data_dir = tmp_path / "data"
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigkill_right_after_the_201_loses_nothing(tmp_path, backend):
+    with contextlib.ExitStack() as stack:
+        extra = [] if backend == "embedded" else ["--ipfs-api", stack.enter_context(run_kubo(tmp_path)).api_url]
+        crash_and_restart(tmp_path / "data", extra)
+
+
+def crash_and_restart(data_dir: Path, extra: list[str]) -> None:
     blob = os.urandom(48 * 1024 * 1024)
     digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-    with run_registry(data_dir) as srv:
+    with run_registry(data_dir, extra) as srv:
         loc = httpx.post(f"{srv.url}/v2/x.org/app/blobs/uploads/").headers["location"]
         loc = httpx.patch(srv.url + loc, content=blob, timeout=120).headers["location"]
         done = httpx.put(srv.url + loc, params={"digest": digest}, timeout=120)
@@ -71,7 +80,7 @@ def test_sigkill_right_after_the_201_loses_nothing(tmp_path):
         assert done.status_code == 201
     assert committed_sessions(data_dir), "the blob was stored before the kill: the window was not tested"
 
-    with run_registry(data_dir) as srv:
+    with run_registry(data_dir, extra) as srv:
         head = httpx.head(f"{srv.url}/v2/x.org/app/blobs/{digest}")
         assert head.status_code == 200 and head.headers["content-length"] == str(len(blob))
         assert httpx.get(f"{srv.url}/v2/x.org/app/blobs/{digest}", timeout=120).content == blob
