@@ -11,6 +11,7 @@ import logging
 import signal
 import socket
 import sys
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -18,6 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from sealedreg.api.app import build_app
+from sealedreg.api.errors import error_body
 from sealedreg.api.observe import metrics_app
 from sealedreg.auth.startup import start_auth
 from sealedreg.config import Config, split_listen
@@ -86,15 +88,25 @@ def serve(config: Config) -> None:
     main.run()
 
 
+MAX_HEADERS = 64 * 1024
+"""Bytes of request header fields accepted (names, values, separators); more: 431."""
+
+
 def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol, with a deadline on request headers: a client
     that opens a connection, or starts a request, and then trickles its
     headers (slowloris) is disconnected after `seconds` instead of holding a
-    connection for ever. uvicorn itself only times out idle keep-alives."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    connection for ever. uvicorn itself only times out idle keep-alives.
+
+    A request the HTTP parser refuses (malformed, or a request line over 64
+    KiB) is answered, as every error, with the OCI JSON body, not uvicorn's
+    plain text."""
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
     class HeaderDeadline(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _header_bytes = 0
+        _oversize = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -104,6 +116,19 @@ def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
             if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
                 self._arm()  # the first bytes of the next request on a kept-alive connection
             super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            self._header_bytes = 0
+            super().on_message_begin()
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            # uvicorn keeps every header it is sent; past MAX_HEADERS the parser is
+            # stopped (raising here is how httptools aborts) and 431 answered.
+            self._header_bytes += len(name) + len(value) + 4
+            if self._header_bytes > MAX_HEADERS:
+                self._oversize = True
+                raise ValueError("request headers too large")
+            super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             self._disarm()
@@ -123,6 +148,20 @@ def with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
 
         def _too_slow(self) -> None:
             self._deadline = None
+            self.transport.close()
+
+        def send_400_response(self, msg: str) -> None:
+            if self._oversize:
+                status = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                body = error_body("UNSUPPORTED", f"request headers larger than {MAX_HEADERS} bytes")
+            else:
+                status = STATUS_LINE[400]
+                body = error_body("UNSUPPORTED", "invalid HTTP request (malformed, or a request line over 64 KiB)")
+            head = [status, *(b"%s: %s\r\n" % pair for pair in self.server_state.default_headers),
+                    b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body),
+                    b"docker-distribution-api-version: registry/2.0\r\n",
+                    b"x-request-id: %s\r\nconnection: close\r\n\r\n" % uuid.uuid4().hex.encode()]
+            self.transport.write(b"".join([*head, body]))
             self.transport.close()
 
     return HeaderDeadline

@@ -35,7 +35,7 @@ from sealedreg.auth.authorize import TOKEN, Authenticator
 from sealedreg.auth.identity import AUTHORIZATION_MAX, client_of, parse_basic
 from sealedreg.auth.login import Outcome
 from sealedreg.auth.tokens import TokenError, password_fingerprint, rfc3339
-from sealedreg.registry.errors import RegistryError
+from sealedreg.registry.errors import TooLarge
 
 log = logging.getLogger("sealedreg.auth")
 
@@ -105,7 +105,7 @@ async def _get(request: Request, auth: Authenticator) -> Response:
 async def _post(request: Request, auth: Authenticator) -> Response:
     try:
         raw = await read_limited(request, FORM_MAX)
-    except RegistryError:
+    except TooLarge:
         return _error(413, "SIZE_INVALID", "invalid_request", f"form larger than {FORM_MAX} bytes")
     try:
         form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100)

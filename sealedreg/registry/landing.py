@@ -61,6 +61,11 @@ class Landings:
     def __len__(self) -> int:
         return len(self._pending)
 
+    def sessions(self, namespace: str | None = None) -> set[str]:
+        """The sessions of the blobs this process is landing (in `namespace`), until each is done."""
+        return {sid for sid, p in self._pending.items()
+                if namespace is None or p.repo.split("/", 1)[0] == namespace}
+
     def find(self, digest: str, domain: str) -> Pending | None:
         """A pending blob with this content in this domain, if any."""
         for pending in self._pending.values():

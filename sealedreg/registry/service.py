@@ -386,7 +386,7 @@ class Registry:
         def waiting(sessions: list[Session]) -> set[str]:
             return {s.id for s in sessions if namespace is None or namespace_of(s.repo) == namespace}
 
-        ids = waiting(await self.uploads.committed())
+        ids = waiting(await self.uploads.committed()) | self.landings.sessions(namespace)
         deadline = time.monotonic() + timeout
         delay = 0.02
         while ids:
@@ -397,7 +397,8 @@ class Registry:
                                   "them (also when it starts again): try again shortly")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
-            ids &= waiting(await self.uploads.committed())
+            # On disk for any process; in memory too for this one, until its landing is done.
+            ids &= waiting(await self.uploads.committed()) | self.landings.sessions(namespace)
 
     @contextlib.asynccontextmanager
     async def _storing_once(self, digest: str, domain: str) -> AsyncIterator[None]:

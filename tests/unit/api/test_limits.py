@@ -140,3 +140,20 @@ def test_a_stalled_body_fails_with_408_and_gives_back_its_slot(tmp_path):
             assert manifest.status_code == 408
 
     asyncio.run(go())
+
+
+def test_a_stalled_token_form_is_a_408_not_a_413(tmp_path):
+    # schemathesis finding: the token endpoint called any failure to read its form "larger than 64 KiB"
+    from sealedreg.auth import users
+
+    (tmp_path / "data").mkdir()
+    users.add_user(tmp_path / "data" / "users.htpasswd", "alice", "pw")
+    app = app_for(Config(data=tmp_path / "data", durable=False, body_timeout=0.2, auth="token"))
+
+    async def go():
+        async with client_at(app, "10.0.0.1") as a:
+            stalled = await a.post("/token", content=Stalls(),
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert stalled.status_code == 408, stalled.text
+
+    asyncio.run(go())

@@ -1,3 +1,5 @@
+import pytest
+
 from tests.unit.api.conftest import push_blob, push_image
 
 
@@ -40,3 +42,21 @@ def test_version_check_and_errors(client):
     assert r.status_code == 405 and r.json()["errors"][0]["code"] == "UNSUPPORTED"
     r = client.get("/v2/a/nothing-here")
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("method,path,allowed", [
+    ("OPTIONS", "/v2/a/manifests/latest", "DELETE, GET, HEAD, PUT"),
+    ("POST", "/v2/a/b/blobs/uploads/" + "0" * 32, "DELETE, GET, HEAD, PATCH, PUT"),
+    ("PATCH", "/v2/a/blobs/sha256:" + "0" * 64, "DELETE, GET, HEAD"),
+    ("PUT", "/v2/a/blobs/uploads/", "POST"),
+    ("TRACE", "/v2/", "GET, HEAD"),
+    ("DELETE", "/ui/r/a/b", "GET, HEAD"),
+])
+def test_a_405_names_every_method_of_the_path_in_allow(client, method, path, allowed):
+    # schemathesis finding: a 405 had no `Allow` (RFC 9110 §15.5.6 requires it), and
+    # Starlette's own names only the first route's methods, one of several per path
+    r = client.request(method, path)
+    assert r.status_code == 405 and r.json()["errors"][0]["code"] == "UNSUPPORTED"
+    assert r.headers["allow"] == allowed
+    assert client.head("/v2/a/tags/list").status_code != 405
+    assert client.request("HEAD", "/v2/_catalog").headers.get("allow") is None

@@ -35,3 +35,13 @@ def test_upload_session_ids_are_validated(client):
         r = client.get(f"/v2/a/blobs/uploads/{sid}")
         assert r.status_code == 404
         assert r.json()["errors"][0]["code"] in ("BLOB_UPLOAD_UNKNOWN", "UNSUPPORTED")
+
+
+@pytest.mark.parametrize("name", ["a%0Ab", "a/b%0D%0A", "%0A", "a%0A/b"])
+def test_a_name_with_a_line_break_is_name_invalid(client, name):
+    # schemathesis finding: `{name:path}` (`.*`) matched no line break, so such a
+    # name matched no route: 404 "no such endpoint" instead of 400 NAME_INVALID
+    for method, tail in [("GET", "tags/list"), ("GET", "manifests/latest"), ("PUT", "manifests/latest"),
+                         ("GET", f"blobs/{D}"), ("POST", "blobs/uploads/"), ("GET", f"referrers/{D}")]:
+        r = client.request(method, f"/v2/{name}/{tail}", content=b"{}")
+        assert r.status_code == 400 and r.json()["errors"][0]["code"] == "NAME_INVALID", (method, tail)

@@ -83,6 +83,10 @@ def test_auth_off_shows_everything_escaped(data):
         assert_safe(repo)
         assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in repo.text
         assert c.get("/ui", follow_redirects=False).headers["location"] == "/ui/"
+        # schemathesis finding: a name with a line break matched no route (a JSON 404), not the page's own 404
+        missing = c.get("/ui/r/a%0Ab")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+        assert_safe(missing)
 
 
 def test_hostile_namespace_names_are_escaped(data):
