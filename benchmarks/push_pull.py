@@ -176,6 +176,8 @@ def main() -> None:
                 for name in ("sealedreg", "reference"):  # the same layers again, into a new repository
                     results[(label, "dedupe push", name)] = [push(name, first, f"bench/{slug}-again")]
                 shutil.rmtree(first)
+            # Peak RSS through the sequential pushes (the largest image's included), before the parallel ones.
+            rss_sequential = {name: peak_rss_mb(srv.proc.pid) for name, srv in servers.items()}
             n, size = parallel
             images = [write_image(work / f"par{k}", layers=[size], tag="bench", seed=900_000 + k,
                                   compresslevel=0).path for k in range(n)]
@@ -218,7 +220,10 @@ def main() -> None:
         print(f"  {op:<5} sealedreg {per_gb['sealedreg']:6.2f} s/GB, reference {per_gb['reference']:6.2f} s/GB, "
               f"ratio {per_gb['sealedreg'] / per_gb['reference']:.2f}x")
     print(f"\nsealedreg backend: {args.backend}")
-    print("peak RSS over the run: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
+    print(f"peak RSS through the sequential pushes and pulls (up to {profile[-1][0]}): "
+          + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss_sequential.items()))
+    print(f"peak RSS over the whole run ({n} parallel pushes included): "
+          + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss.items()))
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ class KuboClient:
                 async with self._http.stream("POST", command, params=params) as r:
                     if r.status_code != 200:
                         raise _error(command, r.status_code, await r.aread())
-                    async for chunk in r.aiter_bytes(piece):
+                    async for chunk in r.aiter_raw():  # as read: the caller frames it (no re-chunking copy)
                         yield chunk
                     # Kubo reports a failure after the headers only in an HTTP trailer,
                     # which httpx does not expose: callers check the length they got.
@@ -210,7 +210,10 @@ class KuboClient:
             async for chunk in self.cat(cid, offset, length, piece=piece):
                 yield chunk
             return
-        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if length else {}
+        # identity: the raw body is the file's bytes, never a compressed form of them
+        headers = {"Accept-Encoding": "identity"}
+        if length:
+            headers["Range"] = f"bytes={offset}-{offset + length - 1}"
         try:
             with _observed("gateway"):
                 async with self._http.stream("GET", f"{gateway}/ipfs/{cid}", headers=headers) as r:
@@ -218,7 +221,7 @@ class KuboClient:
                         raise _error("gateway", r.status_code, await r.aread())
                     if r.status_code == 200 and offset:
                         raise KuboError("gateway", "the gateway ignored the byte range")
-                    async for chunk in r.aiter_bytes(piece):
+                    async for chunk in r.aiter_raw():  # as read: the caller frames it (no re-chunking copy)
                         yield chunk
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise KuboUnavailable("gateway", f"{type(exc).__name__}: {exc or 'no answer'}") from None
