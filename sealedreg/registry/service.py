@@ -225,8 +225,9 @@ class Registry:
         deadline = time.monotonic() + timeout
         while (pending := self.landings.in_repo(repo, digest)) is not None:
             try:
-                await asyncio.wait_for(pending.landed.wait(), max(deadline - time.monotonic(), 0.001))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    await pending.landed.wait()
+            except TimeoutError:
                 raise Unavailable(f"{digest} is not stored yet: the store keeps failing; retry later") from None
 
     async def delete_blob(self, repo: str, digest: Digest) -> None:
@@ -269,7 +270,8 @@ class Registry:
     async def upload_chunk(self, repo: str, session_id: str, body: AsyncIterable[bytes],
                            start: int | None = None, length: int | None = None) -> Session:
         async with self.uploads.hold(session_id, repo) as session, in_progress(UPLOADS_IN_FLIGHT):
-            return await self.uploads.append(session, body, start, length)
+            with self.landings.receiving():
+                return await self.uploads.append(session, body, start, length)
 
     async def commit_upload(self, repo: str, session_id: str, digest: Digest,
                             body: AsyncIterable[bytes] | None = None,
@@ -281,7 +283,8 @@ class Registry:
         """
         async with self.uploads.hold(session_id, repo) as session, in_progress(UPLOADS_IN_FLIGHT):
             if body is not None:
-                session = await self.uploads.append(session, body, start, length)
+                with self.landings.receiving():
+                    session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
             domain = await self.domain_for(repo)
             if self.background_min is None or size < self.background_min:

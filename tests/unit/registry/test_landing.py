@@ -394,3 +394,46 @@ def test_small_blobs_and_a_disabled_background_are_stored_before_the_201(d):
         reg2.index.close()
 
     asyncio.run(go())
+
+
+def test_encryption_yields_to_uploads_being_received_but_is_never_starved(d, monkeypatch):
+    async def go():
+        store = GatedStore(d)
+        store.gate.set()
+        reg = open_registry(d, store)
+        other = await reg.start_upload("x.org/other")
+        more = asyncio.Event()
+
+        async def trickle():
+            yield b"a" * 1000
+            await more.wait()
+            yield b"b" * 1000
+
+        receiving = asyncio.create_task(reg.upload_chunk("x.org/other", other.id, trickle()))
+        await asyncio.sleep(0.05)
+        await push(reg, "x.org/app")
+        await asyncio.sleep(0.2)
+        assert store.attempts == 0  # waits while another upload is being received
+        more.set()
+        await receiving
+        await reg.settle()
+        assert store.attempts == 1
+
+        monkeypatch.setattr("sealedreg.registry.landing.YIELD_MAX", 0.1)
+        stalled = await reg.start_upload("x.org/other")
+        never = asyncio.Event()
+
+        async def stalls():
+            yield b"c" * 1000
+            await never.wait()
+
+        receiving = asyncio.create_task(reg.upload_chunk("x.org/other", stalled.id, stalls()))
+        await asyncio.sleep(0.05)
+        await push(reg, "x.org/app2", LAYER + b"2")
+        await asyncio.wait_for(reg.settle(), 10)  # a stream of uploads does not starve it
+        assert store.attempts == 2
+        receiving.cancel()
+        await asyncio.gather(receiving, return_exceptions=True)
+        await reg.close()
+
+    asyncio.run(go())
