@@ -21,20 +21,14 @@ means (encrypt, store, index, then drop the session) is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Iterator
+from typing import Awaitable, Callable
 
 from sealedreg.metrics import BLOBS_LANDING
 
 log = logging.getLogger("sealedreg")
-
-YIELD_MAX = 2.0
-"""A landing waits while uploads are being received, for at most this many
-seconds: encrypting yields the cores to receiving (a push of many layers
-finishes sooner), but is never starved by a steady stream of uploads."""
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
@@ -63,24 +57,9 @@ class Landings:
         self._pending: dict[str, Pending] = {}  # session id → pending
         self._tasks: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(workers)
-        self._receiving = 0
-        self._quiet = asyncio.Event()  # set while no upload body is being received
-        self._quiet.set()
 
     def __len__(self) -> int:
         return len(self._pending)
-
-    @contextlib.contextmanager
-    def receiving(self) -> Iterator[None]:
-        """Around receiving an upload body: landings wait for the quiet (`YIELD_MAX`)."""
-        self._receiving += 1
-        self._quiet.clear()
-        try:
-            yield
-        finally:
-            self._receiving -= 1
-            if not self._receiving:
-                self._quiet.set()
 
     def sessions(self, namespace: str | None = None) -> set[str]:
         """The sessions of the blobs this process is landing (in `namespace`), until each is done."""
@@ -112,12 +91,6 @@ class Landings:
     async def _run(self, pending: Pending) -> None:
         delay = RETRY_FIRST
         try:
-            if not self._quiet.is_set():
-                try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel (drain)
-                    async with asyncio.timeout(YIELD_MAX):
-                        await self._quiet.wait()
-                except TimeoutError:
-                    pass  # uploads keep coming: go ahead anyway
             while True:
                 try:
                     async with self._slots:

@@ -270,8 +270,7 @@ class Registry:
     async def upload_chunk(self, repo: str, session_id: str, body: AsyncIterable[bytes],
                            start: int | None = None, length: int | None = None) -> Session:
         async with self.uploads.hold(session_id, repo) as session, in_progress(UPLOADS_IN_FLIGHT):
-            with self.landings.receiving():
-                return await self.uploads.append(session, body, start, length)
+            return await self.uploads.append(session, body, start, length)
 
     async def commit_upload(self, repo: str, session_id: str, digest: Digest,
                             body: AsyncIterable[bytes] | None = None,
@@ -283,8 +282,7 @@ class Registry:
         """
         async with self.uploads.hold(session_id, repo) as session, in_progress(UPLOADS_IN_FLIGHT):
             if body is not None:
-                with self.landings.receiving():
-                    session = await self.uploads.append(session, body, start, length)
+                session = await self.uploads.append(session, body, start, length)
             path, size = await self.uploads.finalize(session, digest)
             domain = await self.domain_for(repo)
             if self.background_min is None or size < self.background_min:

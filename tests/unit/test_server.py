@@ -78,15 +78,9 @@ class _Transport:
         return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 5000)}.get(name, default)
 
 
-@pytest.mark.parametrize("request_bytes", [
-    b"GET /v2/_catalog?last=" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: r\r\n\r\n",  # the parser's URL limit
-    b"GET /v2/ HTTP/1.1\r\nHost: r\r\nX\x01: y\r\n\r\n",  # a control character in a header name
-])
-def test_a_request_the_http_parser_refuses_gets_the_oci_error_body(request_bytes):
-    # schemathesis finding: uvicorn answered these `400 text/plain` "Invalid HTTP
-    # request received.", the one error that was not the spec's JSON body
+def fed(request_bytes: bytes) -> "_Transport":
+    """What `serve`'s HTTP protocol writes back for `request_bytes` (no app behind it)."""
     import asyncio
-    import json
 
     import uvicorn
     from uvicorn.server import ServerState
@@ -100,7 +94,19 @@ def test_a_request_the_http_parser_refuses_gets_the_oci_error_body(request_bytes
         protocol.connection_lost(None)
         return transport
 
-    transport = asyncio.run(feed())
+    return asyncio.run(feed())
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /v2/_catalog?last=" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: r\r\n\r\n",  # the parser's URL limit
+    b"GET /v2/ HTTP/1.1\r\nHost: r\r\nX\x01: y\r\n\r\n",  # a control character in a header name
+])
+def test_a_request_the_http_parser_refuses_gets_the_oci_error_body(request_bytes):
+    # schemathesis finding: uvicorn answered these `400 text/plain` "Invalid HTTP
+    # request received.", the one error that was not the spec's JSON body
+    import json
+
+    transport = fed(request_bytes)
     head, _, body = transport.written.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in lines[1:])
@@ -112,23 +118,10 @@ def test_a_request_the_http_parser_refuses_gets_the_oci_error_body(request_bytes
 
 def test_request_headers_past_the_limit_get_431_with_the_oci_error_body():
     # noticed with schemathesis: a 200 KB header was accepted, and uvicorn keeps every header it is sent
-    import asyncio
     import json
 
-    import uvicorn
-    from uvicorn.server import ServerState
-
-    async def feed(request_bytes: bytes) -> _Transport:
-        config = uvicorn.Config(app=lambda scope, receive, send: None, log_config=None, server_header=False)
-        protocol = server.with_header_timeout(10)(config=config, server_state=ServerState(), app_state={})
-        transport = _Transport()
-        protocol.connection_made(transport)
-        protocol.data_received(request_bytes)
-        protocol.connection_lost(None)
-        return transport
-
     many = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"v" * 1000) for i in range(70))
-    transport = asyncio.run(feed(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"))
+    transport = fed(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
     head, _, body = transport.written.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 431 ") and transport.closed
     assert json.loads(body)["errors"][0]["message"] == f"request headers larger than {server.MAX_HEADERS} bytes"
