@@ -27,12 +27,22 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from sealedreg.metrics import BLOBS_LANDING
+from sealedreg.registry.index import BlobRecord
 
 log = logging.getLogger("sealedreg")
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
 """Landing retries (the store is down, the disk is full) back off up to this many seconds."""
+
+
+@dataclass(frozen=True)
+class LandingBlob(BlobRecord):
+    """A blob acknowledged to a push whose ciphertext is not stored yet: read
+    from `path`, its verified plaintext."""
+
+    path: Path = Path()
+    repo: str = ""
 
 
 @dataclass
@@ -46,6 +56,10 @@ class Pending:
     session_id: str
     path: Path  # the session's verified plaintext
     landed: asyncio.Event = field(default_factory=asyncio.Event)  # set once stored and indexed, or given up
+
+    def record(self) -> LandingBlob:
+        """What a lookup of the blob answers until it lands."""
+        return LandingBlob(self.digest, self.size, "", self.domain, self.path, self.repo)
 
 
 class Landings:
@@ -80,13 +94,14 @@ class Landings:
                 return pending
         return None
 
-    def start(self, pending: Pending) -> None:
+    def start(self, pending: Pending) -> Pending:
         """Track `pending` (visible to `find` at once) and land it in the background."""
         self._pending[pending.session_id] = pending
         BLOBS_LANDING.set(len(self._pending))
         task = asyncio.create_task(self._run(pending), name=f"land {pending.digest}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return pending
 
     async def _run(self, pending: Pending) -> None:
         delay = RETRY_FIRST

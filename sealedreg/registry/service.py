@@ -52,7 +52,7 @@ from sealedreg.registry.errors import (
     TooLarge,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
-from sealedreg.registry.landing import Landings, Pending
+from sealedreg.registry.landing import LandingBlob, Landings, Pending
 from sealedreg.registry.namespace import snapshot
 from sealedreg.registry.policy import Policy
 from sealedreg.registry.refs import parse_reference, read_reference, validate_name, validate_pushable, validate_tag
@@ -71,15 +71,6 @@ enough to outlive a publisher's downtime, short enough to bound a replay."""
 SETTLE_TIMEOUT = 120.0
 """How long publishing, exporting, GC and fsck wait for acknowledged blobs to
 be stored (docs/format.md §2): far longer than encrypting any layer takes."""
-
-
-@dataclass(frozen=True)
-class LandingBlob(BlobRecord):
-    """A blob acknowledged to a push whose ciphertext is not stored yet: read
-    from `path`, its verified plaintext (`registry.landing`)."""
-
-    path: Path = Path()
-    repo: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,7 +176,7 @@ class Registry:
             return await foreign.stat_blob(repo, digest)
         record = await self.index.repo_blob(repo, str(digest))
         if record is None and (pending := self.landings.in_repo(repo, str(digest))) is not None:
-            record = LandingBlob(pending.digest, pending.size, "", pending.domain, pending.path, repo)
+            record = pending.record()
         if record is None:
             raise BlobUnknown(detail={"digest": str(digest)})
         self.domains.get(record.domain)  # a missing secret fails here, before any header is sent
@@ -300,8 +291,7 @@ class Registry:
                     DEDUPE_HITS.labels("push").inc()
             if record is None:
                 await self.uploads.mark_committed(session, digest, domain.name)
-                self.landings.start(Pending(str(digest), domain.name, size, repo, session.id, path))
-                return LandingBlob(str(digest), size, "", domain.name, path, repo)
+                return self.landings.start(Pending(str(digest), domain.name, size, repo, session.id, path)).record()
             await self.uploads.remove(session.id)
             return record
 
@@ -360,7 +350,7 @@ class Registry:
             try:
                 digest, domain = str(Digest.parse(session.committed["digest"])), session.committed["domain"]
                 self.domains.get(domain)
-                path = self.uploads.datadir.session_data(session.id)
+                path = self.uploads.data_file(session.id)
                 size = session.offset
                 if (await to_thread.run_sync(os.stat, path)).st_size < size:
                     raise EOFError(f"its file is shorter than {size} bytes")

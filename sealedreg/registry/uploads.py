@@ -110,6 +110,10 @@ class Uploads:
             raise BlobUploadUnknown(detail={"session": session_id})
         return session
 
+    def data_file(self, session_id: str) -> Path:
+        """Where a session's bytes are."""
+        return self.datadir.session_data(session_id)
+
     def _read_state(self, session_id: str) -> Session:
         return Session(**json.loads(self.datadir.session_state(session_id).read_bytes()))
 

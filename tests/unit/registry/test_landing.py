@@ -16,7 +16,8 @@ from sealedreg.registry.domains import Domains
 from sealedreg.registry.errors import BlobUnknown, BlobUploadUnknown, IntegrityError, Unavailable
 from sealedreg.registry.gc import collect_garbage
 from sealedreg.registry.index import Index
-from sealedreg.registry.service import LandingBlob, Registry
+from sealedreg.registry.landing import LandingBlob
+from sealedreg.registry.service import Registry
 from sealedreg.registry.uploads import Uploads
 from sealedreg.storage.base import StorageUnavailable
 from sealedreg.storage.embedded import EmbeddedStore
