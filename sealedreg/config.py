@@ -53,6 +53,7 @@ class Config:
     durable: bool = True  # fsync content and index before acknowledging a push
     background_encryption: bool = True  # acknowledge large blobs once verified and durable, encrypt after
     background_encryption_min: int = 4 * 1024 * 1024  # blobs at least this big are encrypted after the 201
+    auto_mount: bool = True  # a HEAD or `from`-less mount finds a blob another readable repository holds
     log_level: str = "info"
     access_log: bool = False
     graceful_timeout: float = 30.0

@@ -42,7 +42,7 @@ HTTP_BYTES_OUT = Counter(
 DEDUPE_HITS = Counter(
     "sealedreg_dedupe_hits_total",
     "Blobs pushed or mounted whose content was already stored in their dedupe domain (nothing new stored).",
-    ["kind"], registry=REGISTRY)  # kind: push | mount
+    ["kind"], registry=REGISTRY)  # kind: push | mount | discover (a blob another repository holds)
 UPLOADS_IN_FLIGHT = Gauge(
     "sealedreg_uploads_in_flight", "Upload requests (chunks and commits) receiving or storing a body now.",
     registry=REGISTRY)

@@ -65,7 +65,8 @@ def open_registry(config: Config, readonly: bool = False, starting: bool = False
     return Registry(index, uploads, store, domains, policy, tree_lifetime=config.tree_lifetime,
                     federation=federation, kubo=kubo, sweep_lock=sweep_lock,
                     max_manifest_size=config.max_manifest_size,
-                    background_min=config.background_encryption_min if config.background_encryption else None)
+                    background_min=config.background_encryption_min if config.background_encryption else None,
+                    auto_mount=config.auto_mount)
 
 
 def federation_settings(config: Config) -> FederationSettings:

@@ -11,7 +11,8 @@ from starlette.responses import Response, StreamingResponse
 from sealedreg.api.access import DELETES, PULLS, requires
 from sealedreg.api.common import digest_param, registry, repo_name
 from sealedreg.api.ranges import parse_range
-from sealedreg.registry.errors import IntegrityError
+from sealedreg.auth.caller import may_pull, may_push
+from sealedreg.registry.errors import BlobUnknown, IntegrityError
 
 log = logging.getLogger("sealedreg.api")
 
@@ -21,7 +22,16 @@ async def get_or_head(request: Request) -> Response:
     repo = repo_name(request)
     digest = digest_param(request.path_params["digest"])
     reg = registry(request)
-    record = await reg.stat_blob(repo, digest)
+    try:
+        record = await reg.stat_blob(repo, digest)
+    except BlobUnknown:
+        # A pushing client asks HEAD before it uploads: a blob it could mount
+        # from a repository it may pull is linked here instead of re-sent.
+        if request.method != "HEAD" or not may_push(request.scope, repo):
+            raise
+        record = await reg.discover_blob(repo, digest, lambda name: may_pull(request.scope, name))
+        if record is None:
+            raise
     headers = {
         "Docker-Content-Digest": record.digest,
         "Accept-Ranges": "bytes",

@@ -60,17 +60,25 @@ async def start(request: Request) -> Response:
     reg = registry(request)
     params = request.query_params
     if "mount" in params:
-        # Anything that cannot be mounted — no `from`, a malformed `from` or
-        # digest, a blob not there — falls back to a fresh session (202), as
-        # the spec asks, and reveals nothing about other repositories. A `from`
-        # the caller may not pull is treated exactly like one without the blob.
+        # Anything that cannot be mounted — a malformed digest, a blob in no
+        # repository the caller may pull — falls back to a fresh session (202),
+        # as the spec asks, and reveals nothing about other repositories. A
+        # `from` the caller may not pull is treated exactly like one without
+        # the blob; without a usable `from`, or when it lacks the blob, the
+        # registry looks for it itself (automatic content discovery).
         try:
             digest = digest_param(params.get("mount"))
-            source = validate_name(params.get("from") or "")
         except RegistryError:
             pass
         else:
-            mounted = await reg.mount_blob(repo, digest, source) if may_pull(request.scope, source) else None
+            source = None
+            with contextlib.suppress(RegistryError):
+                source = validate_name(params.get("from") or "")
+            mounted = None
+            if source is not None and may_pull(request.scope, source):
+                mounted = await reg.mount_blob(repo, digest, source)
+            if mounted is None:
+                mounted = await reg.discover_blob(repo, digest, lambda name: may_pull(request.scope, name))
             if mounted is not None:
                 return _created(repo, mounted.digest)
     elif "digest" in params:

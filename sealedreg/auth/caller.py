@@ -10,7 +10,7 @@ from typing import Awaitable, Callable
 
 from starlette.types import Scope as AsgiScope
 
-from sealedreg.auth.scopes import PULL, REPOSITORY
+from sealedreg.auth.scopes import PULL, PUSH, REPOSITORY
 from sealedreg.auth.identity import Identity
 
 IDENTITY_KEY = "sealedreg.identity"
@@ -25,6 +25,13 @@ def may_pull(scope: AsgiScope, repository: str) -> bool:
     """Whether this request's caller may read `repository` (a mount's `from`)."""
     identity = identity_of(scope)
     return identity is None or identity.can(REPOSITORY, repository, PULL)
+
+
+def may_push(scope: AsgiScope, repository: str) -> bool:
+    """Whether this request's caller may push to `repository` (what a blob
+    found in another repository is linked into)."""
+    identity = identity_of(scope)
+    return identity is None or identity.can(REPOSITORY, repository, PUSH)
 
 
 async def visible_repositories(scope: AsgiScope, fetch: Callable[[str | None, int], Awaitable[list[str]]],

@@ -49,6 +49,7 @@ from sealedreg.registry.errors import (
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
+    RegistryError,
     TooLarge,
 )
 from sealedreg.registry.index import BlobRecord, Index, ManifestRecord
@@ -91,7 +92,8 @@ class Registry:
                  policy: Policy | None = None, tree_lifetime: float = TREE_LIFETIME,
                  federation: Federation | None = None, kubo: KuboClient | None = None,
                  sweep_lock: SweepLock | NoSweepLock | None = None,
-                 max_manifest_size: int = mf.MAX_MANIFEST_BYTES, background_min: int | None = None) -> None:
+                 max_manifest_size: int = mf.MAX_MANIFEST_BYTES, background_min: int | None = None,
+                 auto_mount: bool = False) -> None:
         self.tree_lifetime = tree_lifetime
         self.max_manifest_size = min(max_manifest_size, mf.MAX_MANIFEST_BYTES)  # what trees and pullers take
         # Held shared from looking content up to recording it; GC sweeps holding it exclusively.
@@ -107,6 +109,7 @@ class Registry:
         self._storing: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}  # (digest, domain) → lock, its users
         # Uploads of at least this many bytes are acknowledged before they are encrypted; None: never.
         self.background_min = background_min
+        self.auto_mount = auto_mount  # `discover_blob`: link a blob the caller can already read elsewhere
         self.landings = Landings(self._land)
 
     async def ready(self, timeout: float = 2.0) -> dict[str, bool]:
@@ -249,6 +252,35 @@ class Registry:
             await self.index.link_blob(repo, source)
             DEDUPE_HITS.labels("mount").inc()
             return source
+
+    async def discover_blob(self, repo: str, digest: Digest, may_pull: Callable[[str], bool]) -> BlobRecord | None:
+        """Automatic content discovery (docs/api.md, "Blobs another repository
+        holds"): link into `repo` the blob `digest` that another repository of
+        the same dedupe domain holds and the caller may pull (`may_pull`), as a
+        mount naming it would; None when there is none (or `auto_mount` is off).
+
+        This is what spares a client that only asks `HEAD` in the repository it
+        pushes to (skopeo, docker) re-sending layers the registry already has.
+        It reveals nothing a caller could not read anyway: a repository it may
+        not pull never counts, and the caller must be allowed to push `repo`.
+        """
+        if not self.auto_mount or self._foreign(repo) is not None:
+            return None
+        try:
+            self._writable(repo, pushing=True)
+        except RegistryError:
+            return None
+        domain = await self.domain_for(repo)
+        async with self.sweep_lock.writing():
+            source = await self.index.blob(str(digest), domain.name)
+            if source is None:
+                return None
+            holders = await self.index.repos_with_blob(str(digest), domain.name)
+            if not any(holder != repo and may_pull(holder) for holder in holders):
+                return None
+            await self.index.link_blob(repo, source)
+        DEDUPE_HITS.labels("discover").inc()
+        return source
 
     # -- uploads ------------------------------------------------------------
     async def start_upload(self, repo: str) -> Session:

@@ -203,9 +203,9 @@ def run_ginkgo_suite(binary: Path, target: Target, workdir: Path, namespace: str
                      timeout: float = SUITE_TIMEOUT, extra_env: dict[str, str] | None = None) -> SuiteResult:
     """Run all four workflow categories of the Ginkgo suite against `target`.
 
-    OCI_CROSSMOUNT_NAMESPACE is set; OCI_AUTOMATIC_CROSSMOUNT is left unset (so
-    the two "automatic content discovery" mount specs are skipped, and a mount
-    without `from` must answer 202).  OCI_DEBUG=1 puts every request and
+    OCI_CROSSMOUNT_NAMESPACE is set; OCI_AUTOMATIC_CROSSMOUNT only if the
+    caller passes it in `extra_env` (unset, the two "automatic content
+    discovery" mount specs are skipped).  OCI_DEBUG=1 puts every request and
     response in the output log, which the failure excerpts are cut from.
     `extra_env` adds variables, e.g. OCI_USERNAME / OCI_PASSWORD for a
     registry with auth on."""

@@ -127,3 +127,70 @@ def test_token_endpoint_only_in_token_mode(tmp_path):
     with TestClient(app_for(Config(data=tmp_path / "d", durable=False))) as c:
         assert c.get("/token").status_code == 404
         assert c.get("/v2/").status_code == 200
+
+
+# --------------------------------------------------------------------------- blobs another repository holds
+
+
+@pytest.fixture
+def discovery_client(tmp_path) -> Iterator[tuple[TestClient, str]]:
+    """Basic mode: alice owns everything; carol may pull `secret/**` and push
+    `c/**`; bob may push `b/**` but not read `secret/**`; dave only pulls `c/**`
+    and `secret/**`. `secret/x` holds one blob."""
+    data = tmp_path / "data"
+    for name in ("alice", "bob", "carol", "dave"):
+        users.add_user(data / "users.htpasswd", name, f"{name}-pw")
+    config = Config(data=data, durable=False, auth="basic", acl=[
+        AclRule(["**"], ["pull", "push", "delete"], users=["alice"]),
+        AclRule(["b/**"], ["pull", "push"], users=["bob"]),
+        AclRule(["c/**"], ["pull", "push"], users=["carol"]),
+        AclRule(["secret/**"], ["pull"], users=["carol", "dave"]),
+        AclRule(["c/**"], ["pull"], users=["dave"]),
+    ])
+    with TestClient(app_for(config)) as c:
+        r = c.post(f"/v2/secret/x/blobs/uploads/?digest={DIGEST}", content=b"x", auth=("alice", "alice-pw"))
+        assert r.status_code == 201, r.text
+        yield c, DIGEST
+
+
+def test_discovery_reveals_nothing_a_caller_cannot_read(discovery_client):
+    c, d = discovery_client
+    bob = ("bob", "bob-pw")
+    assert c.head(f"/v2/b/y/blobs/{d}", auth=bob).status_code == 404
+    assert c.post(f"/v2/b/y/blobs/uploads/?mount={d}", auth=bob).status_code == 202
+    assert c.post(f"/v2/b/y/blobs/uploads/?mount={d}&from=secret/x", auth=bob).status_code == 202
+    assert c.get(f"/v2/b/y/blobs/{d}", auth=bob).status_code == 404
+    dave = ("dave", "dave-pw")
+    assert c.head(f"/v2/c/y/blobs/{d}", auth=dave).status_code == 404  # may read it, may not push here
+
+
+def test_discovery_links_what_the_caller_may_read(discovery_client):
+    c, d = discovery_client
+    carol = ("carol", "carol-pw")
+    assert c.head(f"/v2/c/y/blobs/{d}", auth=carol).status_code == 200
+    assert c.get(f"/v2/c/y/blobs/{d}", auth=carol).content == b"x"
+    assert c.post(f"/v2/c/z/blobs/uploads/?mount={d}", auth=carol).status_code == 201
+
+
+def test_discovery_under_token_auth_goes_no_further_than_the_token(tmp_path):
+    """A token names the repositories it may touch: one for `c/y` alone finds
+    nothing in `secret/x`, even for a user who may read it."""
+    data = tmp_path / "data"
+    for name in ("alice", "carol"):
+        users.add_user(data / "users.htpasswd", name, f"{name}-pw")
+    config = Config(data=data, durable=False, auth="token", acl=[
+        AclRule(["**"], ["pull", "push"], users=["alice"]),
+        AclRule(["c/**"], ["pull", "push"], users=["carol"]),
+        AclRule(["secret/**"], ["pull"], users=["carol"]),
+    ])
+    with TestClient(app_for(config)) as c:
+        t = token(c, "alice", "alice-pw", "repository:secret/x:pull,push")
+        r = c.post(f"/v2/secret/x/blobs/uploads/?digest={DIGEST}", content=b"x",
+                   headers={"Authorization": f"Bearer {t}"})
+        assert r.status_code == 201, r.text
+        narrow = {"Authorization": f"Bearer {token(c, 'carol', 'carol-pw', 'repository:c/y:pull,push')}"}
+        assert c.head(f"/v2/c/y/blobs/{DIGEST}", headers=narrow).status_code == 404
+        assert c.post(f"/v2/c/y/blobs/uploads/?mount={DIGEST}", headers=narrow).status_code == 202
+        both = {"Authorization": "Bearer " + token(c, "carol", "carol-pw", "repository:c/y:pull,push",
+                                                   "repository:secret/x:pull")}
+        assert c.head(f"/v2/c/y/blobs/{DIGEST}", headers=both).status_code == 200

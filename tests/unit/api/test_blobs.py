@@ -1,4 +1,7 @@
-from tests.unit.api.conftest import push_blob, sha256
+from starlette.testclient import TestClient
+
+from sealedreg.config import Config
+from tests.unit.api.conftest import app_for, image_manifest, push_blob, sha256
 
 
 def test_head_and_get(client):
@@ -33,6 +36,37 @@ def test_blob_is_per_repository(client):
     r = client.get(f"/v2/two/blobs/{d}")
     assert r.status_code == 404
     assert r.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
+
+
+def test_head_finds_a_blob_another_repository_holds(client):
+    """Automatic content discovery (docs/api.md "Blobs another repository
+    holds"): a pusher's HEAD links the blob instead of having it re-sent."""
+    d = push_blob(client, "one", b"shared layer")
+    r = client.head(f"/v2/two/blobs/{d}")
+    assert r.status_code == 200 and r.headers["content-length"] == str(len(b"shared layer"))
+    assert client.get(f"/v2/two/blobs/{d}").content == b"shared layer"  # linked, not just answered
+    config = b'{"architecture":"amd64","os":"linux"}'
+    cd = push_blob(client, "two", config)
+    body = image_manifest(cd, len(config), [(d, len(b"shared layer"))])
+    r = client.put("/v2/two/manifests/v1", content=body,
+                   headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert r.status_code == 201, r.text
+    # a GET never links: only a pusher's HEAD does
+    r = client.get(f"/v2/three/blobs/{d}")
+    assert r.status_code == 404
+
+
+def test_head_discovery_stays_in_the_dedupe_domain(org_client):
+    d = push_blob(org_client, "public/base", b"base layer")
+    assert org_client.head(f"/v2/org.example/app/blobs/{d}").status_code == 404  # other domain: upload it
+    push_blob(org_client, "org.example/app", b"base layer")
+    assert org_client.head(f"/v2/org.example/other/blobs/{d}").status_code == 200
+
+
+def test_head_discovery_can_be_turned_off(tmp_path):
+    with TestClient(app_for(Config(data=tmp_path / "data", durable=False, auto_mount=False))) as c:
+        d = push_blob(c, "one", b"x")
+        assert c.head(f"/v2/two/blobs/{d}").status_code == 404
 
 
 def test_unknown_blob_head_has_no_body(client):

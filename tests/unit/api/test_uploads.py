@@ -113,14 +113,25 @@ def test_mount(client):
     assert r.status_code == 201
     assert r.headers["location"] == f"/v2/dst/blobs/{d}"
     assert client.get(f"/v2/dst/blobs/{d}").content == b"shared"
-    # not in `from`, or no `from`: a new session instead
-    r = client.post(f"/v2/dst2/blobs/uploads/?mount={d}&from=nowhere")
-    assert r.status_code == 202
-    r = client.post(f"/v2/dst3/blobs/uploads/?mount={d}")
-    assert r.status_code == 202
-    for bad in (f"mount={d}&from=..%2Fx", "mount=sha256:nope&from=src", f"mount={d}&from="):
+    # not in `from`, or no `from`: the registry finds it itself (automatic content discovery)
+    for i, query in enumerate((f"mount={d}&from=nowhere", f"mount={d}", f"mount={d}&from=..%2Fx",
+                               f"mount={d}&from=")):
+        r = client.post(f"/v2/found{i}/blobs/uploads/?{query}")
+        assert r.status_code == 201, query
+        assert client.get(f"/v2/found{i}/blobs/{d}").content == b"shared"
+    for bad in ("mount=sha256:nope&from=src", f"mount={sha256(b'elsewhere')}&from=src",
+                f"mount={sha256(b'elsewhere')}"):
         r = client.post(f"/v2/dst3/blobs/uploads/?{bad}")
         assert r.status_code == 202, bad  # never an error: a fresh session instead
+
+
+def test_mount_without_discovery(tmp_path):
+    with TestClient(app_for(Config(data=tmp_path / "data", durable=False, auto_mount=False))) as c:
+        d = push_blob(c, "src", b"shared")
+        for query in (f"mount={d}&from=nowhere", f"mount={d}", f"mount={d}&from=..%2Fx"):
+            r = c.post(f"/v2/dst/blobs/uploads/?{query}")
+            assert r.status_code == 202, query  # a `from` without the blob, or none: a new session
+        assert c.post(f"/v2/dst/blobs/uploads/?mount={d}&from=src").status_code == 201
 
 
 def test_mount_never_crosses_dedupe_domains(org_client):
