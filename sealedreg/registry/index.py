@@ -141,6 +141,11 @@ CREATE TABLE IF NOT EXISTS rotations (
     seq INTEGER NOT NULL,        -- the seq of that descriptor
     PRIMARY KEY (namespace, old)
 );
+CREATE TABLE IF NOT EXISTS unlinked_blobs (
+    repo TEXT NOT NULL,          -- a blob DELETEd from this repository: automatic content discovery
+    digest TEXT NOT NULL,        -- never links it back; a push or a mount naming it does
+    PRIMARY KEY (repo, digest)
+);
 """
 
 _MIGRATIONS = (
@@ -259,9 +264,20 @@ class Index:
         await self._tx(lambda db: _link(db, repo, record))
 
     async def unlink_blob(self, repo: str, digest: str) -> bool:
-        cur = await self._run(lambda db: db.execute(
-            "DELETE FROM repo_blobs WHERE repo = ? AND digest = ?", (repo, digest)))
-        return cur.rowcount > 0
+        """Remove the blob from `repo` (a `DELETE`); False if it was not there."""
+        def unlink(db: sqlite3.Connection) -> bool:
+            if db.execute("DELETE FROM repo_blobs WHERE repo = ? AND digest = ?", (repo, digest)).rowcount == 0:
+                return False
+            db.execute("INSERT OR IGNORE INTO unlinked_blobs (repo, digest) VALUES (?, ?)", (repo, digest))
+            return True
+
+        return await self._tx(unlink)
+
+    async def was_unlinked(self, repo: str, digest: str) -> bool:
+        """Whether `digest` was deleted from `repo` and not pushed or mounted there since."""
+        row = await self._run(lambda db: db.execute(
+            "SELECT 1 FROM unlinked_blobs WHERE repo = ? AND digest = ?", (repo, digest)).fetchone())
+        return row is not None
 
     async def missing_blobs(self, repo: str, digests: list[str]) -> list[str]:
         def find(db: sqlite3.Connection) -> list[str]:
@@ -661,6 +677,7 @@ def _link(db: sqlite3.Connection, repo: str, record: BlobRecord) -> None:
     db.execute("INSERT INTO repo_blobs (repo, digest, domain, linked) VALUES (?, ?, ?, ?) "
                "ON CONFLICT(repo, digest) DO UPDATE SET linked = excluded.linked",
                (repo, record.digest, record.domain, time.time()))
+    db.execute("DELETE FROM unlinked_blobs WHERE repo = ? AND digest = ?", (repo, record.digest))
 
 
 def _put_manifest(db: sqlite3.Connection, record: ManifestRecord, content: BlobRecord, blocks: tuple[str, ...],

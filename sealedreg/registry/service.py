@@ -270,6 +270,8 @@ class Registry:
             self._writable(repo, pushing=True)
         except RegistryError:
             return None
+        if await self.index.was_unlinked(repo, str(digest)):
+            return None  # deleted here: it stays deleted until pushed or mounted by name
         domain = await self.domain_for(repo)
         async with self.sweep_lock.writing():
             source = await self.index.blob(str(digest), domain.name)

@@ -128,11 +128,18 @@ def test_skopeo_round_trip(tmp_path: Path, registry, sandbox: ClientSandbox):
     assert [r.path for r in reqs if r.method == "PUT"] == ["/v2/example.com/app/manifests/1.0"]
 
 
-def test_skopeo_cross_repo_mount(tmp_path: Path, registry, sandbox: ClientSandbox):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_skopeo_cross_repo_mount(tmp_path: Path, backend: str):
     """skopeo's blob-info cache remembers that the layers are in example.com/app, so copying into
-    another repository of the same registry mounts them (POST ?mount=&from=) instead of uploading."""
+    another repository of the same registry mounts them (POST ?mount=&from=) instead of uploading.
+    (With `auto_mount` on, its HEAD would find them first and it would not need to mount.)"""
+    with registry_on(backend, tmp_path, env={"SEALEDREG_AUTO_MOUNT": "false"}) as (registry, _):
+        with ClientSandbox(tmp_path / "clients", registry.address) as sandbox:
+            _cross_repo_mount(tmp_path, registry.address, sandbox)
+
+
+def _cross_repo_mount(tmp_path: Path, addr: str, sandbox: ClientSandbox) -> None:
     info = write_image(tmp_path / "src", layers=[2048, 200_000], tag="1.0", seed=12)
-    addr = registry.address
     src = f"docker://{addr}/example.com/app:1.0"
     sandbox.skopeo("copy", "--dest-tls-verify=false", f"oci:{info.path}:1.0", src)
 
@@ -153,6 +160,25 @@ def test_skopeo_cross_repo_mount(tmp_path: Path, registry, sandbox: ClientSandbo
     assert_dir_copy(tmp_path / "dir", info.manifest_bytes, info.all_blob_digests, info.path)
     # The source repository is untouched.
     assert sandbox.skopeo("inspect", "--tls-verify=false", "--raw", src).stdout.encode() == info.manifest_bytes
+
+
+def test_skopeo_fresh_client_reuses_layers_another_repository_holds(tmp_path: Path, registry):
+    """A skopeo with an empty blob-info cache only HEADs the repository it
+    pushes to: automatic content discovery (docs/api.md "Blobs another
+    repository holds") answers 200 for layers pushed to another repository, so
+    nothing is uploaded again, and the new repository serves every byte."""
+    info = write_image(tmp_path / "src", layers=[2048, 300_000, 5 << 20], tag="1.0", seed=14)
+    addr = registry.address
+    with ClientSandbox(tmp_path / "first", addr) as sb:
+        sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{info.path}:1.0", f"docker://{addr}/example.com/app:1.0")
+    with ClientSandbox(tmp_path / "second", addr) as sb:
+        push = sb.skopeo("copy", "--dest-tls-verify=false", f"oci:{info.path}:1.0",
+                         f"docker://{addr}/example.com/other:1.0")
+        reqs = debug_requests(push.stderr)
+        assert not [r for r in reqs if r.method in ("POST", "PATCH")], "known layers were uploaded again"
+        assert [r.path for r in reqs if r.method == "PUT"] == ["/v2/example.com/other/manifests/1.0"]
+        sb.skopeo("copy", "--src-tls-verify=false", f"docker://{addr}/example.com/other:1.0", f"dir:{tmp_path / 'dir'}")
+    assert_dir_copy(tmp_path / "dir", info.manifest_bytes, info.all_blob_digests, info.path)
 
 
 def test_skopeo_docker_schema2(tmp_path: Path, registry, sandbox: ClientSandbox):

@@ -56,6 +56,22 @@ def test_head_finds_a_blob_another_repository_holds(client):
     assert r.status_code == 404
 
 
+def test_a_deleted_blob_stays_deleted(client):
+    d = push_blob(client, "one", b"kept elsewhere")
+    assert client.head(f"/v2/two/blobs/{d}").status_code == 200
+    assert client.delete(f"/v2/two/blobs/{d}").status_code == 202
+    assert client.head(f"/v2/two/blobs/{d}").status_code == 404  # not found again in "one"
+    assert client.post(f"/v2/two/blobs/uploads/?mount={d}").status_code == 202
+    assert client.head(f"/v2/three/blobs/{d}").status_code == 200  # other repositories are unaffected
+    # a mount naming its source, or a push, puts it back, and discovery works again after the next delete
+    assert client.post(f"/v2/two/blobs/uploads/?mount={d}&from=one").status_code == 201
+    assert client.head(f"/v2/two/blobs/{d}").status_code == 200
+    assert client.delete(f"/v2/two/blobs/{d}").status_code == 202
+    push_blob(client, "two", b"kept elsewhere")
+    assert client.delete(f"/v2/two/blobs/{d}").status_code == 202
+    assert client.head(f"/v2/two/blobs/{d}").status_code == 404
+
+
 def test_head_discovery_stays_in_the_dedupe_domain(org_client):
     d = push_blob(org_client, "public/base", b"base layer")
     assert org_client.head(f"/v2/org.example/app/blobs/{d}").status_code == 404  # other domain: upload it
