@@ -32,7 +32,7 @@ from typing import AsyncIterable, AsyncIterator, BinaryIO
 from anyio import to_thread
 
 from sealedreg.datadir import DataDir, is_session_id
-from sealedreg.fileio import PIECE, fsync_dir, write_atomic
+from sealedreg.fileio import PIECE, fsync_dir, start_writeback, write_atomic
 from sealedreg.registry.digests import Digest, new_hasher
 from sealedreg.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid, TooLarge
 
@@ -62,8 +62,11 @@ class _LiveHash:
         self.hasher = hashlib.sha256()
 
 
-def _write_and_hash(f: BinaryIO, hasher: "hashlib._Hash", data: bytes) -> None:
+def _write_and_hash(f: BinaryIO, hasher: "hashlib._Hash", data: bytes, writeback: bool = False) -> None:
     f.write(data)
+    if writeback:  # the fsync at the end of the request will find this piece on disk already
+        f.flush()
+        start_writeback(f.fileno(), f.tell() - len(data), len(data))
     hasher.update(data)
 
 
@@ -257,7 +260,7 @@ class Uploads:
                     buffered = 0
                     if pending is not None:
                         await pending
-                    pending = loop.run_in_executor(None, _write_and_hash, f, hasher, data)
+                    pending = loop.run_in_executor(None, _write_and_hash, f, hasher, data, self.durable)
                     written += len(data)
             if pending is not None:
                 await pending
@@ -271,7 +274,8 @@ class Uploads:
 
             def flush() -> None:
                 f.flush()
-                os.fsync(f.fileno())
+                if self.durable:
+                    os.fsync(f.fileno())
 
             await to_thread.run_sync(flush)
         except BaseException:

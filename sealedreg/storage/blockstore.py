@@ -35,10 +35,12 @@ class BlockStore:
     def has(self, cid: CID) -> bool:
         return self.path(cid).exists()
 
-    def put(self, cid: CID, block: bytes, durable: bool = False, hashed: bool = False) -> Path:
+    def put(self, cid: CID, block: bytes, durable: bool = False, hashed: bool = False,
+            writeback: bool = False) -> Path:
         """Store `block` (which must hash to `cid`) and return its path.
         `hashed`: the caller computed `cid` from these very bytes (a DAG it
-        is building), so they are not hashed a second time.
+        is building), so they are not hashed a second time. `writeback`: the
+        caller will `sync` it, so its disk write starts now.
 
         A file already there is trusted only if it verifies: a torn or rotten
         copy is replaced, so a push never succeeds on top of a bad block. The
@@ -55,7 +57,7 @@ class BlockStore:
         if not dest.parent.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(self.root)  # the new shard's own entry
-        write_atomic(dest, block, self.tmp_dir, durable)
+        write_atomic(dest, block, self.tmp_dir, durable, writeback)
         return dest
 
     def get(self, cid: CID, verify: bool = True) -> bytes:

@@ -49,7 +49,8 @@ class EmbeddedStore:
 
         def sink(cid: CID, block: bytes) -> None:
             names.append(str(cid))
-            written.append(self.blocks.put(cid, block, hashed=True))  # the builder just hashed it
+            # The builder just hashed it; `sync` below makes it durable, so its write starts now.
+            written.append(self.blocks.put(cid, block, hashed=True, writeback=self.durable))
 
         builder = FileDagBuilder(sink)
         async for chunk in chunks:

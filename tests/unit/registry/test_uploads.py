@@ -243,3 +243,44 @@ def test_commit_never_sees_a_half_written_patch(tmp_path):
         assert got == part1 + part2
 
     asyncio.run(go())
+
+
+def _record_syncs(monkeypatch) -> tuple[list, list]:
+    """(fsync'd fds, writeback ranges) of what an upload asks of the kernel."""
+    from sealedreg import fileio
+
+    fsyncs: list = []
+    writebacks: list = []
+    monkeypatch.setattr("sealedreg.registry.uploads.os.fsync", lambda fd: fsyncs.append(fd))
+    monkeypatch.setattr(fileio, "_SYNC_FILE_RANGE", lambda fd, off, n, flags: writebacks.append((off, n, flags)))
+    return fsyncs, writebacks
+
+
+def test_a_durable_chunk_starts_its_disk_write_as_it_arrives_and_syncs_at_the_end(tmp_path, monkeypatch):
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+    fsyncs, writebacks = _record_syncs(monkeypatch)
+    piece = b"x" * (1 << 20)
+
+    async def go():
+        u = Uploads(d, durable=True)
+        s = await u.create("a")
+        await u.append(s, chunks(piece, piece, piece, b"tail"))
+    run(go())
+    assert writebacks == [(0, len(piece), 2), (len(piece), len(piece), 2), (2 * len(piece), len(piece), 2)]
+    assert len(fsyncs) == 1  # the whole chunk, once, before its 202
+
+
+def test_durable_false_syncs_nothing(tmp_path, monkeypatch):
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+    fsyncs, writebacks = _record_syncs(monkeypatch)
+
+    async def go():
+        u = Uploads(d, durable=False)
+        s = await u.create("a")
+        s = await u.append(s, chunks(b"y" * (3 << 20)))
+        path, size = await u.finalize(s, Digest.of(b"y" * (3 << 20)))
+        assert size == 3 << 20
+    run(go())
+    assert fsyncs == [] and writebacks == []
