@@ -7,6 +7,7 @@ the bytes in (`sealedreg.registry.content`).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from sealedreg.crypto.convergent import (
@@ -60,7 +61,8 @@ class Framer:
         self.plain_size = plain_size
         self.last = chunk_count(plain_size) - 1 if last is None else last
         self.index = first
-        self._buf = bytearray()
+        self._parts: deque[bytes] = deque()  # pieces of the chunks not complete yet
+        self._have = 0  # their bytes
         self._want = self._length(first)
 
     def _length(self, index: int) -> int:
@@ -73,18 +75,36 @@ class Framer:
             if piece:
                 raise DecryptionError("ciphertext continues past its last chunk")
             return out
-        if not self._buf and len(piece) == self._want:
+        if not self._have and len(piece) == self._want:
             out.append((self.index, piece))
             self._advance()
             return out
-        self._buf += piece
-        while self.index <= self.last and len(self._buf) >= self._want:
-            out.append((self.index, bytes(self._buf[:self._want])))
-            del self._buf[:self._want]
+        if piece:
+            self._parts.append(piece)
+            self._have += len(piece)
+        while self.index <= self.last and self._have >= self._want:
+            out.append((self.index, self._take(self._want)))
             self._advance()
-        if self.index > self.last and self._buf:
+        if self.index > self.last and self._have:
             raise DecryptionError("ciphertext continues past its last chunk")
         return out
+
+    def _take(self, n: int) -> bytes:
+        """The next `n` buffered bytes, copied once (a chunk is 1 MiB; pieces
+        off a socket are a fraction of that)."""
+        taken: list[bytes] = []
+        need = n
+        while need:
+            part = self._parts[0]
+            if len(part) <= need:
+                taken.append(self._parts.popleft())
+                need -= len(part)
+            else:
+                taken.append(part[:need])
+                self._parts[0] = part[need:]
+                need = 0
+        self._have -= n
+        return taken[0] if len(taken) == 1 else b"".join(taken)
 
     def _advance(self) -> None:
         self.index += 1
@@ -92,7 +112,7 @@ class Framer:
 
     def finish(self) -> None:
         """DecryptionError unless every chunk up to `last` arrived."""
-        if self.index <= self.last or self._buf:
+        if self.index <= self.last or self._have:
             raise DecryptionError(f"ciphertext ended early, in chunk {self.index}")
 
 

@@ -25,6 +25,7 @@ import httpx
 
 from sealedreg.metrics import KUBO_RPC_DURATION, KUBO_RPC_ERRORS
 from sealedreg.storage.base import StorageError, StorageUnavailable
+from sealedreg.storage.bulk_http import BulkTransport
 from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS
 
 ADD_PARAMS = {
@@ -96,7 +97,7 @@ class KuboClient:
         self._http = httpx.AsyncClient(
             base_url=f"{self.api_url}/api/v0/",
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+            transport=BulkTransport(httpx.Limits(max_connections=32, max_keepalive_connections=8)),
         )
 
     async def aclose(self) -> None:
