@@ -3,7 +3,8 @@
 ```
 <data>/index.sqlite              registry index (blobs, repositories, manifests, tags)
 <data>/uploads/<id>/data         upload session bytes
-<data>/uploads/<id>/state.json   the session's repository and committed offset
+<data>/uploads/<id>/state.json   the session's repository and the offset its bytes reached
+<data>/uploads/<id>/commit.json  a blob acknowledged before it is stored (docs/format.md §2)
 <data>/blocks/                   the embedded backend's IPFS blocks (by CID)
 <data>/secrets/<id>.secret       rotated org-domain secrets (0600)
 <data>/users.htpasswd            the users file, unless the config names another
@@ -74,6 +75,10 @@ class DataDir:
 
     def session_state(self, session_id: str) -> Path:
         return self.session_dir(session_id) / "state.json"
+
+    def session_commit(self, session_id: str) -> Path:
+        """The write-ahead record of a blob acknowledged before it is stored."""
+        return self.session_dir(session_id) / "commit.json"
 
 
 def is_session_id(text: str) -> bool:

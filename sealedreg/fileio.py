@@ -48,6 +48,15 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
         _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a failure here resurfaces at the fsync
 
 
+def fsync_file(path: Path) -> None:
+    """Make `path`'s bytes durable (through a new descriptor: any of its inode's will do)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes, tmp_dir: Path, durable: bool = True, writeback: bool = False) -> None:
     """Write `data` to `path` so that readers see all of it or none (blocking).
     `writeback`: not synced here, but the caller will sync it soon

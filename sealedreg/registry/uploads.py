@@ -1,18 +1,20 @@
 """Upload sessions: bytes on disk while they arrive, invisible until committed.
 
 A session is a directory `<data>/uploads/<id>/` holding `data` (the bytes so
-far) and `state.json` (the repository and the committed offset). The state is
-replaced atomically after each chunk is durably written, so a crash in the
-middle of a PATCH leaves the session at its previous offset — resumable —
-and any torn tail is cut off on the next write. Nothing here is visible to a
-pull: only `Registry.commit_upload` makes a blob visible, after its digest
-verifies.
+far) and `state.json` (the repository and the offset reached). The state is
+replaced atomically after each chunk is written, so a failed PATCH leaves the
+session at its previous offset — resumable — and any torn tail is cut off on
+the next write. Chunks are not synced: nothing was promised about them, and
+after a crash bytes that did not reach the disk fail the digest check at the
+commit. Nothing here is visible to a pull: only `Registry.commit_upload`
+makes a blob visible, after its digest verifies.
 
 A large verified upload may be acknowledged before it is encrypted
-(docs/format.md §2, "Acknowledged, then encrypted"): its state then records `committed` (digest, dedupe
-domain), durably, and the session is the write-ahead record of that blob —
-closed to further requests, never expired, and finished (stored, then
-removed) by `sealedreg.registry.landing`, also after a crash.
+(docs/format.md §2, "Acknowledged, then encrypted"): `commit.json` then
+records it (digest, dedupe domain), durably, and the session is the
+write-ahead record of that blob — closed to further requests, never
+expired, and finished (stored, then removed) by `sealedreg.registry.landing`,
+also after a crash.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterable, AsyncIterator, BinaryIO
+from typing import AsyncIterable, AsyncIterator, BinaryIO, Callable
 
+import anyio
 from anyio import to_thread
 
 from sealedreg.datadir import DataDir, is_session_id
-from sealedreg.fileio import PIECE, fsync_dir, start_writeback, write_atomic
+from sealedreg.fileio import PIECE, fsync_dir, fsync_file, start_writeback, write_atomic
 from sealedreg.registry.digests import Digest, new_hasher
 from sealedreg.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid, TooLarge
 
@@ -60,6 +63,13 @@ class _LiveHash:
     def __init__(self) -> None:
         self.offset = 0
         self.hasher = hashlib.sha256()
+
+
+async def _together(calls: list[tuple[Callable[[Path], None], Path]]) -> None:
+    """Every `fn(path)` at once, each in a worker thread."""
+    async with anyio.create_task_group() as group:
+        for fn, path in calls:
+            group.start_soon(to_thread.run_sync, fn, path)
 
 
 def _write_and_hash(f: BinaryIO, hasher: "hashlib._Hash", data: bytes, writeback: bool = False) -> None:
@@ -118,20 +128,41 @@ class Uploads:
         return self.datadir.session_data(session_id)
 
     def _read_state(self, session_id: str) -> Session:
-        return Session(**json.loads(self.datadir.session_state(session_id).read_bytes()))
+        session = Session(**json.loads(self.datadir.session_state(session_id).read_bytes()))
+        if session.committed is None:  # (a record written before commit.json kept it in the state)
+            session.committed = self._commit_of(session_id)
+        return session
+
+    def _commit_of(self, session_id: str) -> dict | None:
+        """The session's commit record; None if there is none or it is torn
+        (a crash during `mark_committed`, before any 201)."""
+        try:
+            record = json.loads(self.datadir.session_commit(session_id).read_bytes())
+        except (OSError, ValueError):  # none, or torn
+            return None
+        if not (isinstance(record, dict) and isinstance(record.get("digest"), str)
+                and isinstance(record.get("domain"), str)):
+            return None
+        return {"digest": record["digest"], "domain": record["domain"]}
 
     # -- the write-ahead record of blobs acknowledged before they are stored ------
     async def mark_committed(self, session: Session, digest: Digest, domain: str) -> Session:
         """Record, durably, that this held session's verified bytes are the blob
         `digest` of `domain`, acknowledged to the client: from here on only
         `remove` ends the session, and a crash leaves it to `committed()`."""
-        session.committed = {"digest": str(digest), "domain": domain}
-        session.updated = time.time()
+        record = {"digest": str(digest), "domain": domain}
         d = self.datadir.session_dir(session.id)
-        await to_thread.run_sync(write_atomic, self.datadir.session_state(session.id), session.to_json(), d,
-                                 self.durable)
-        if self.durable:  # the session's own entry, made by `create` and never synced
-            await to_thread.run_sync(fsync_dir, self.datadir.uploads)
+        path = self.datadir.session_commit(session.id)
+        await to_thread.run_sync(path.write_bytes, json.dumps(record).encode())
+        if self.durable:
+            # One round of barriers, issued together (the filesystem commits them as one):
+            # the bytes, the record, the record's entry, and the session's own entry in
+            # uploads/ (made by `create`, never synced before). Until all four return
+            # nothing is acknowledged, so a crash in between leaves at worst a torn
+            # record, which `_commit_of` reads as no record: the client never had its 201.
+            await _together([(fsync_file, self.datadir.session_data(session.id)), (fsync_file, path),
+                             (fsync_dir, d), (fsync_dir, self.datadir.uploads)])
+        session.committed = record
         return session
 
     async def committed(self) -> list[Session]:
@@ -181,7 +212,14 @@ class Uploads:
         """Delete a session's files (the caller holds it, or nobody can)."""
         self._live.pop(session_id, None)
         d = self.datadir.session_dir(session_id)
-        await to_thread.run_sync(lambda: shutil.rmtree(d, ignore_errors=True))
+
+        def delete() -> None:
+            # The state first: from then on every reader finds no session, never a
+            # half-deleted one that has lost its commit record but not its state.
+            self.datadir.session_state(session_id).unlink(missing_ok=True)
+            shutil.rmtree(d, ignore_errors=True)
+
+        await to_thread.run_sync(delete)
 
     async def expire(self, now: float | None = None) -> int:
         """Remove sessions not touched for `ttl` seconds; return how many went."""
@@ -195,7 +233,7 @@ class Uploads:
                 try:
                     state = json.loads(self.datadir.session_state(d.name).read_bytes())
                     updated, repo = state["updated"], state["repo"]
-                    if state.get("committed") is not None:
+                    if state.get("committed") is not None or self._commit_of(d.name) is not None:
                         continue  # an acknowledged blob waiting to be stored: never stale
                 except (OSError, ValueError, KeyError, AttributeError):
                     updated, repo = d.stat().st_mtime, None
@@ -272,12 +310,10 @@ class Uploads:
             if length is not None and written != length:
                 raise SizeInvalid("body shorter than Content-Range/Content-Length")
 
-            def flush() -> None:
-                f.flush()
-                if self.durable:
-                    os.fsync(f.fileno())
-
-            await to_thread.run_sync(flush)
+            # Not synced: nothing promised these bytes yet. The writes started above are on
+            # their way to disk; `mark_committed` waits for them, and only for a blob it
+            # acknowledges before storing. After a crash, a torn chunk fails the digest check.
+            await to_thread.run_sync(f.flush)
         except BaseException:
             if pending is not None:
                 try:

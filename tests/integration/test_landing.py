@@ -25,12 +25,12 @@ pytestmark = pytest.mark.integration
 
 def committed_sessions(data_dir: Path) -> list[str]:
     found = []
-    for state in (data_dir / "uploads").glob("*/state.json"):
+    for record in (data_dir / "uploads").glob("*/commit.json"):
         try:
-            if json.loads(state.read_text()).get("committed"):
-                found.append(state.parent.name)
+            if json.loads(record.read_text()).get("digest"):
+                found.append(record.parent.name)
         except (OSError, ValueError):
-            pass  # removed or replaced while we looked
+            pass  # removed while we looked
     return found
 
 

@@ -3,6 +3,8 @@
 import asyncio
 import hashlib
 import json
+import os
+import time
 
 import pytest
 
@@ -246,41 +248,72 @@ def test_commit_never_sees_a_half_written_patch(tmp_path):
 
 
 def _record_syncs(monkeypatch) -> tuple[list, list]:
-    """(fsync'd fds, writeback ranges) of what an upload asks of the kernel."""
+    """(what was fsynced, writeback ranges) of what an upload asks of the kernel."""
     from sealedreg import fileio
 
     fsyncs: list = []
     writebacks: list = []
-    monkeypatch.setattr("sealedreg.registry.uploads.os.fsync", lambda fd: fsyncs.append(fd))
+    monkeypatch.setattr(fileio.os, "fsync", lambda fd: fsyncs.append(os.readlink(f"/proc/self/fd/{fd}")))
     monkeypatch.setattr(fileio, "_SYNC_FILE_RANGE", lambda fd, off, n, flags: writebacks.append((off, n, flags)))
     return fsyncs, writebacks
 
 
-def test_a_durable_chunk_starts_its_disk_write_as_it_arrives_and_syncs_at_the_end(tmp_path, monkeypatch):
+def test_chunks_start_their_disk_write_as_they_arrive_and_only_a_commit_record_syncs(tmp_path, monkeypatch):
+    """docs/format.md §2: a chunk is not synced (nothing was promised); the
+    record of a blob acknowledged before it is stored syncs its bytes, itself
+    and both directory entries, in one round."""
     d = DataDir(tmp_path / "data")
     d.prepare()
     fsyncs, writebacks = _record_syncs(monkeypatch)
     piece = b"x" * (1 << 20)
+    body = piece * 3 + b"tail"
 
     async def go():
         u = Uploads(d, durable=True)
         s = await u.create("a")
-        await u.append(s, chunks(piece, piece, piece, b"tail"))
+        s = await u.append(s, chunks(piece, piece, piece, b"tail"))
+        assert writebacks == [(0, len(piece), 2), (len(piece), len(piece), 2), (2 * len(piece), len(piece), 2)]
+        assert fsyncs == []
+        await u.finalize(s, Digest.of(body))
+        s = await u.mark_committed(s, Digest.of(body), "global")
+        assert sorted(fsyncs) == sorted([str(d.session_data(s.id)), str(d.session_commit(s.id)),
+                                         str(d.session_dir(s.id)), str(d.uploads)])
+        assert [c.id for c in await u.committed()] == [s.id]
+        with pytest.raises(BlobUploadUnknown):  # closed to further requests
+            await u.get(s.id, "a")
     run(go())
-    assert writebacks == [(0, len(piece), 2), (len(piece), len(piece), 2), (2 * len(piece), len(piece), 2)]
-    assert len(fsyncs) == 1  # the whole chunk, once, before its 202
+
+
+def test_a_torn_commit_record_is_no_commit(tmp_path):
+    """A crash while `mark_committed` syncs can leave its record torn; no 201
+    was sent, so the session is an ordinary unfinished upload again."""
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+
+    async def go():
+        u = Uploads(d, ttl=60, durable=False)
+        s = await u.create("a")
+        s = await u.append(s, chunks(b"abc"))
+        for torn in (b"", b'{"digest": "sha256:ab', b"\0" * 40, b'{"digest": 1, "domain": "global"}'):
+            d.session_commit(s.id).write_bytes(torn)
+            assert await u.committed() == []
+            assert (await u.get(s.id, "a")).committed is None
+        assert await u.expire(now=time.time() + 120) == 1  # and it expires like any other
+    run(go())
 
 
 def test_durable_false_syncs_nothing(tmp_path, monkeypatch):
     d = DataDir(tmp_path / "data")
     d.prepare()
     fsyncs, writebacks = _record_syncs(monkeypatch)
+    body = b"y" * (3 << 20)
 
     async def go():
         u = Uploads(d, durable=False)
         s = await u.create("a")
-        s = await u.append(s, chunks(b"y" * (3 << 20)))
-        path, size = await u.finalize(s, Digest.of(b"y" * (3 << 20)))
+        s = await u.append(s, chunks(body))
+        path, size = await u.finalize(s, Digest.of(body))
         assert size == 3 << 20
+        await u.mark_committed(s, Digest.of(body), "global")
     run(go())
     assert fsyncs == [] and writebacks == []
