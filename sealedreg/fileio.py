@@ -36,16 +36,18 @@ _SYNC_FILE_RANGE = _find_sync_file_range()  # Linux's sync_file_range(2); None e
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-def start_writeback(fd: int, offset: int, length: int) -> None:
+def start_writeback(fd: int, offset: int, length: int) -> bool:
     """Ask the kernel to start writing `length` bytes at `offset` to disk now,
     without waiting. The fsync that later makes the file durable then finds
     most of it written already: the disk works while the rest of the body is
     still arriving, instead of all at once after its last byte (the 201 of a
     large push waits for that fsync, docs/format.md §2). Only a hint: it
-    promises nothing, and on a system without sync_file_range(2) it does
-    nothing."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a failure here resurfaces at the fsync
+    promises nothing (whether the kernel took it is returned, for tests; a
+    write error resurfaces at the fsync), and on a system without
+    sync_file_range(2) it does nothing."""
+    if _SYNC_FILE_RANGE is None:
+        return False
+    return _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0
 
 
 def fsync_file(path: Path) -> None:

@@ -61,7 +61,7 @@ class Framer:
         self.plain_size = plain_size
         self.last = chunk_count(plain_size) - 1 if last is None else last
         self.index = first
-        self._parts: deque[bytes] = deque()  # pieces of the chunks not complete yet
+        self._parts: deque[bytes | memoryview] = deque()  # pieces of the chunks not complete yet
         self._have = 0  # their bytes
         self._want = self._length(first)
 
@@ -90,9 +90,10 @@ class Framer:
         return out
 
     def _take(self, n: int) -> bytes:
-        """The next `n` buffered bytes, copied once (a chunk is 1 MiB; pieces
-        off a socket are a fraction of that)."""
-        taken: list[bytes] = []
+        """The next `n` buffered bytes, copied once: a piece is cut through a
+        memoryview, so one piece spanning many chunks is not copied again for
+        each chunk taken from it."""
+        taken: list[bytes | memoryview] = []
         need = n
         while need:
             part = self._parts[0]
@@ -100,11 +101,13 @@ class Framer:
                 taken.append(self._parts.popleft())
                 need -= len(part)
             else:
-                taken.append(part[:need])
-                self._parts[0] = part[need:]
+                view = part if isinstance(part, memoryview) else memoryview(part)
+                taken.append(view[:need])
+                self._parts[0] = view[need:]
                 need = 0
         self._have -= n
-        return taken[0] if len(taken) == 1 else b"".join(taken)
+        only = taken[0]
+        return only if len(taken) == 1 and isinstance(only, bytes) else b"".join(taken)
 
     def _advance(self) -> None:
         self.index += 1

@@ -273,11 +273,19 @@ class Index:
 
         return await self._tx(unlink)
 
-    async def was_unlinked(self, repo: str, digest: str) -> bool:
-        """Whether `digest` was deleted from `repo` and not pushed or mounted there since."""
-        row = await self._run(lambda db: db.execute(
-            "SELECT 1 FROM unlinked_blobs WHERE repo = ? AND digest = ?", (repo, digest)).fetchone())
-        return row is not None
+    async def link_discovered(self, repo: str, record: BlobRecord) -> bool:
+        """Link a blob found by automatic content discovery, unless it was
+        deleted from `repo` (and not pushed or mounted there since): checked
+        and linked in one transaction, so a `DELETE` committing meanwhile
+        is never undone."""
+        def link(db: sqlite3.Connection) -> bool:
+            if db.execute("SELECT 1 FROM unlinked_blobs WHERE repo = ? AND digest = ?",
+                          (repo, record.digest)).fetchone():
+                return False
+            _link(db, repo, record)
+            return True
+
+        return await self._tx(link)
 
     async def missing_blobs(self, repo: str, digests: list[str]) -> list[str]:
         def find(db: sqlite3.Connection) -> list[str]:

@@ -270,8 +270,6 @@ class Registry:
             self._writable(repo, pushing=True)
         except RegistryError:
             return None
-        if await self.index.was_unlinked(repo, str(digest)):
-            return None  # deleted here: it stays deleted until pushed or mounted by name
         domain = await self.domain_for(repo)
         async with self.sweep_lock.writing():
             source = await self.index.blob(str(digest), domain.name)
@@ -280,7 +278,10 @@ class Registry:
             holders = await self.index.repos_with_blob(str(digest), domain.name)
             if not any(holder != repo and may_pull(holder) for holder in holders):
                 return None
-            await self.index.link_blob(repo, source)
+            if not await self.store.exists(source.content_id):
+                return None  # the store lost it: the client uploads it, which stores it again
+            if not await self.index.link_discovered(repo, source):
+                return None  # deleted here: it stays deleted until pushed or mounted by name
         DEDUPE_HITS.labels("discover").inc()
         return source
 
@@ -366,8 +367,10 @@ class Registry:
             # Terminal: the bytes changed, or the session is gone (removed by hand, or
             # landed by another `serve` on this data directory) — retrying cannot help.
             if await self.index.repo_blob(pending.repo, pending.digest) is None:
-                logging.getLogger("sealedreg").error("an acknowledged blob %s (pushed to %s) is lost: %s: %s",
-                                                     pending.digest, pending.repo, type(exc).__name__, exc)
+                logging.getLogger("sealedreg").error(
+                    "a blob recorded as acknowledged, %s (pushed to %s), cannot be stored: %s: %s (lost, unless "
+                    "a crash came before its 201: then its client pushes it again)",
+                    pending.digest, pending.repo, type(exc).__name__, exc)
         await self.uploads.remove(pending.session_id)
         self.on_change(namespace_of(pending.repo))  # a tree may now hold it (`publish = "auto"`)
 
@@ -388,9 +391,10 @@ class Registry:
                 size = session.offset
                 if (await to_thread.run_sync(os.stat, path)).st_size < size:
                     raise EOFError(f"its file is shorter than {size} bytes")
-            except EOFError as exc:  # damage (the file was fsynced before the 201): cannot be stored
-                log.error("an acknowledged blob (session %s, pushed to %s) is lost: %s", session.id,
-                          session.repo, exc)
+            except EOFError as exc:  # damage, or a crash while it was being acknowledged: cannot be stored
+                log.error("a blob recorded as acknowledged (session %s, pushed to %s) cannot be stored: %s "
+                          "(lost, unless the crash came before its 201: then its client pushes it again)",
+                          session.id, session.repo, exc)
                 await self.uploads.remove(session.id)
                 continue
             except Exception as exc:  # noqa: BLE001 - keep it: a fixed config lands it at the next start

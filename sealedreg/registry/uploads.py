@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterable, AsyncIterator, BinaryIO, Callable
 
-import anyio
 from anyio import to_thread
 
 from sealedreg.datadir import DataDir, is_session_id
@@ -66,10 +65,8 @@ class _LiveHash:
 
 
 async def _together(calls: list[tuple[Callable[[Path], None], Path]]) -> None:
-    """Every `fn(path)` at once, each in a worker thread."""
-    async with anyio.create_task_group() as group:
-        for fn, path in calls:
-            group.start_soon(to_thread.run_sync, fn, path)
+    """Every `fn(path)` at once, each in a worker thread; the first error raised as itself."""
+    await asyncio.gather(*(to_thread.run_sync(fn, path) for fn, path in calls))
 
 
 def _write_and_hash(f: BinaryIO, hasher: "hashlib._Hash", data: bytes, writeback: bool = False) -> None:
@@ -128,17 +125,24 @@ class Uploads:
         return self.datadir.session_data(session_id)
 
     def _read_state(self, session_id: str) -> Session:
+        # The record first: `remove` deletes the state first, so a session read
+        # while it goes is either whole or gone, never open but without its record.
+        committed = self._commit_of(session_id)
         session = Session(**json.loads(self.datadir.session_state(session_id).read_bytes()))
         if session.committed is None:  # (a record written before commit.json kept it in the state)
-            session.committed = self._commit_of(session_id)
+            session.committed = committed
         return session
 
     def _commit_of(self, session_id: str) -> dict | None:
-        """The session's commit record; None if there is none or it is torn
-        (a crash during `mark_committed`, before any 201)."""
+        """The session's commit record; None if there is none or it is torn (a
+        crash during `mark_committed`, before any 201). A record that exists
+        but cannot be read (permissions, I/O) raises OSError: it may be an
+        acknowledged blob, so it is never taken for none."""
         try:
             record = json.loads(self.datadir.session_commit(session_id).read_bytes())
-        except (OSError, ValueError):  # none, or torn
+        except FileNotFoundError:
+            return None
+        except ValueError:  # torn
             return None
         if not (isinstance(record, dict) and isinstance(record.get("digest"), str)
                 and isinstance(record.get("domain"), str)):
@@ -153,15 +157,23 @@ class Uploads:
         record = {"digest": str(digest), "domain": domain}
         d = self.datadir.session_dir(session.id)
         path = self.datadir.session_commit(session.id)
-        await to_thread.run_sync(path.write_bytes, json.dumps(record).encode())
+        await to_thread.run_sync(write_atomic, path, json.dumps(record).encode(), d, False)
         if self.durable:
-            # One round of barriers, issued together (the filesystem commits them as one):
-            # the bytes, the record, the record's entry, and the session's own entry in
-            # uploads/ (made by `create`, never synced before). Until all four return
-            # nothing is acknowledged, so a crash in between leaves at worst a torn
-            # record, which `_commit_of` reads as no record: the client never had its 201.
-            await _together([(fsync_file, self.datadir.session_data(session.id)), (fsync_file, path),
-                             (fsync_dir, d), (fsync_dir, self.datadir.uploads)])
+            # One round of fsyncs, issued together (the filesystem may commit them as
+            # one): the bytes, the state recovery reads the repository and size from,
+            # the record, their directory's entries, and the session's own entry in
+            # uploads/ (made by `create`, never synced before). Until all return nothing
+            # is acknowledged; a crash in between leaves at worst a torn record, which
+            # `_commit_of` reads as none: the client never had its 201.
+            try:
+                await _together([(fsync_file, self.datadir.session_data(session.id)),
+                                 (fsync_file, self.datadir.session_state(session.id)), (fsync_file, path),
+                                 (fsync_dir, d), (fsync_dir, self.datadir.uploads)])
+            except BaseException:
+                # Not acknowledged (an I/O error, or the request cancelled): no record may
+                # remain, or the session would refuse requests and never expire or land.
+                path.unlink(missing_ok=True)
+                raise
         session.committed = record
         return session
 
@@ -231,10 +243,15 @@ class Uploads:
                 if not is_session_id(d.name):
                     continue
                 try:
+                    if self._commit_of(d.name) is not None:
+                        continue  # an acknowledged blob waiting to be stored: never stale
+                except OSError:
+                    continue  # a record that cannot be read now may be one too
+                try:
                     state = json.loads(self.datadir.session_state(d.name).read_bytes())
                     updated, repo = state["updated"], state["repo"]
-                    if state.get("committed") is not None or self._commit_of(d.name) is not None:
-                        continue  # an acknowledged blob waiting to be stored: never stale
+                    if state.get("committed") is not None:
+                        continue  # (the same, recorded in the state before commit.json)
                 except (OSError, ValueError, KeyError, AttributeError):
                     updated, repo = d.stat().st_mtime, None
                 if updated < cutoff:

@@ -10,7 +10,8 @@ are unaffected, and h11 takes whatever a read returns.
 
 httpcore lets a connection pool take a network backend (its documented
 extension point); httpx's transport does not expose it, so `BulkTransport`
-builds its pool with one.
+builds its pool with one. Like any transport given to httpx, it ignores
+HTTP_PROXY and friends: the Kubo API is reached directly.
 """
 
 from __future__ import annotations

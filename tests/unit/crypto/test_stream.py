@@ -33,6 +33,20 @@ def test_range_decryption_matches_plaintext(offset, length, piece):
     assert out == BLOB[offset:offset + length]
 
 
+@settings(max_examples=80, deadline=None)
+@given(cuts=st.lists(st.integers(0, len(CT)), max_size=12))
+def test_any_cut_of_the_ciphertext_frames_the_same_chunks(cuts):
+    """Pieces of mixed sizes, empty ones, and one spanning several chunks all
+    give back exactly the chunks, as bytes."""
+    bounds = [0, *sorted(cuts), len(CT)]
+    framer = Framer(len(BLOB))
+    chunks = [c for a, b in zip(bounds, bounds[1:]) for c in framer.feed(CT[a:b])]
+    framer.finish()
+    assert [i for i, _ in chunks] == [0, 1, 2, 3]
+    assert all(type(c) is bytes for _, c in chunks)
+    assert b"".join(c for _, c in chunks) == CT
+
+
 def test_whole_blob_and_empty_blob_spans():
     span = cipher_span(len(BLOB))
     assert (span.first, span.last, span.start, span.end) == (0, 3, 0, len(CT))

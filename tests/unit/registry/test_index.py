@@ -29,6 +29,17 @@ def test_blobs_are_visible_only_where_linked(index):
     assert run(index.unlink_blob("other/app", B1.digest)) and not run(index.unlink_blob("other/app", B1.digest))
 
 
+def test_discovery_never_undoes_a_delete(index):
+    run(index.add_blob("a/one", B1, ("bafkb1",)))
+    assert run(index.link_discovered("a/two", B1))
+    assert run(index.unlink_blob("a/two", B1.digest))
+    assert not run(index.link_discovered("a/two", B1))  # deleted there: stays deleted
+    assert run(index.repo_blob("a/two", B1.digest)) is None
+    assert run(index.link_discovered("a/three", B1))  # other repositories are unaffected
+    run(index.link_blob("a/two", B1))  # a push or a named mount puts it back
+    assert run(index.unlink_blob("a/two", B1.digest)) and not run(index.link_discovered("a/two", B1))
+
+
 def test_manifests_tags_and_referrers(index):
     run(index.put_manifest(MR, M, ("bafkm",), ["1.0", "latest"]))
     found = run(index.manifest("example.com/app", M.digest))

@@ -85,6 +85,37 @@ def test_mount_never_moves_content_across_domains(reg):
     assert cross is None and same is not None and missing is None
 
 
+def test_discovery_finds_only_what_is_there_to_link(reg, tmp_path):
+    """auto_mount (docs/api.md "Blobs another repository holds"): never into a
+    namespace pulled from elsewhere, never from a repository the caller may
+    not pull, never across domains, and never a blob the store has lost."""
+    from sealedreg.registry.federation import Federation
+
+    reg.auto_mount = True
+    anyone = lambda name: True  # noqa: E731
+    public = run(push(reg, "pub/base", b"base layer"))
+    assert run(reg.discover_blob("pub/app", Digest.parse(public.digest), lambda name: False)) is None
+    # a private repository writes to its org's domain: a global copy is not its to link
+    assert run(reg.discover_blob("example.com/secret-x", Digest.parse(public.digest), anyone)) is None
+    secret = run(push(reg, "example.com/secret-a", b"private layer"))
+    found = run(reg.discover_blob("example.com/secret-b", Digest.parse(secret.digest), anyone))
+    assert found is not None and found.domain == "org:example.com"
+
+    reg.federation = Federation.__new__(Federation)  # a foreign namespace: discovery never writes there
+    reg.federation.serves = lambda repo: repo.startswith("partner.org/")
+    assert run(reg.discover_blob("partner.org/app", Digest.parse(public.digest), anyone)) is None
+    reg.federation = None
+
+    reg.auto_mount = False
+    assert run(reg.discover_blob("example.com/secret-c", Digest.parse(secret.digest), anyone)) is None
+    reg.auto_mount = True
+    for block in (tmp_path / "data" / "blocks").rglob("*"):  # the store loses everything
+        if block.is_file():
+            block.unlink()
+    assert run(reg.discover_blob("pub/other", Digest.parse(public.digest), anyone)) is None
+    assert run(reg.discover_blob("example.com/secret-c", Digest.parse(secret.digest), anyone)) is None
+
+
 def test_reads_are_verified_and_unknown_blobs_refused(reg):
     async def go():
         blob = await push(reg, "x.org/a", b"read me back")

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -276,8 +277,8 @@ def test_chunks_start_their_disk_write_as_they_arrive_and_only_a_commit_record_s
         assert fsyncs == []
         await u.finalize(s, Digest.of(body))
         s = await u.mark_committed(s, Digest.of(body), "global")
-        assert sorted(fsyncs) == sorted([str(d.session_data(s.id)), str(d.session_commit(s.id)),
-                                         str(d.session_dir(s.id)), str(d.uploads)])
+        assert sorted(fsyncs) == sorted([str(d.session_data(s.id)), str(d.session_state(s.id)),
+                                         str(d.session_commit(s.id)), str(d.session_dir(s.id)), str(d.uploads)])
         assert [c.id for c in await u.committed()] == [s.id]
         with pytest.raises(BlobUploadUnknown):  # closed to further requests
             await u.get(s.id, "a")
@@ -317,3 +318,52 @@ def test_durable_false_syncs_nothing(tmp_path, monkeypatch):
         await u.mark_committed(s, Digest.of(body), "global")
     run(go())
     assert fsyncs == [] and writebacks == []
+
+
+def test_a_commit_record_that_failed_to_sync_is_removed(tmp_path, monkeypatch):
+    """No 201 was sent: the session must not be left refusing requests and never expiring."""
+    from sealedreg import fileio
+
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+
+    def failing(fd):
+        raise OSError(28, "No space left on device")
+
+    async def go():
+        u = Uploads(d, ttl=60, durable=True)
+        s = await u.create("a")
+        s = await u.append(s, chunks(b"abc"))
+        monkeypatch.setattr(fileio.os, "fsync", failing)
+        with pytest.raises(OSError):
+            await u.mark_committed(s, Digest.of(b"abc"), "global")
+        monkeypatch.undo()
+        assert not d.session_commit(s.id).exists()
+        assert await u.committed() == []
+        assert (await u.get(s.id, "a")).offset == 3  # an ordinary open session again
+    run(go())
+
+
+def test_an_unreadable_commit_record_is_never_expired(tmp_path, monkeypatch):
+    d = DataDir(tmp_path / "data")
+    d.prepare()
+
+    async def go():
+        u = Uploads(d, ttl=60, durable=False)
+        s = await u.create("a")
+        s = await u.append(s, chunks(b"abc"))
+        await u.mark_committed(s, Digest.of(b"abc"), "global")
+        d.session_state(s.id).write_bytes(b"")  # the state torn as well: the record decides
+        real = Path.read_bytes
+
+        def unreadable(path):
+            if path.name == "commit.json":
+                raise PermissionError(13, "Permission denied")
+            return real(path)
+
+        monkeypatch.setattr(Path, "read_bytes", unreadable)
+        assert await u.expire(now=time.time() + 3600) == 0
+        monkeypatch.undo()
+        assert await u.expire(now=time.time() + 3600) == 0  # readable again: still an acknowledged blob
+        assert d.session_dir(s.id).exists()
+    run(go())
