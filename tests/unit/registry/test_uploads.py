@@ -285,16 +285,19 @@ def test_chunks_start_their_disk_write_as_they_arrive_and_only_a_commit_record_s
     run(go())
 
 
-def test_a_torn_commit_record_is_no_commit(tmp_path):
+async def abc_session(u: Uploads):
+    s = await u.create("a")
+    return await u.append(s, chunks(b"abc"))
+
+
+def test_a_torn_commit_record_is_no_commit(datadir):
     """A crash while `mark_committed` syncs can leave its record torn; no 201
     was sent, so the session is an ordinary unfinished upload again."""
-    d = DataDir(tmp_path / "data")
-    d.prepare()
+    d = datadir
 
     async def go():
         u = Uploads(d, ttl=60, durable=False)
-        s = await u.create("a")
-        s = await u.append(s, chunks(b"abc"))
+        s = await abc_session(u)
         for torn in (b"", b'{"digest": "sha256:ab', b"\0" * 40, b'{"digest": 1, "domain": "global"}'):
             d.session_commit(s.id).write_bytes(torn)
             assert await u.committed() == []
@@ -320,20 +323,18 @@ def test_durable_false_syncs_nothing(tmp_path, monkeypatch):
     assert fsyncs == [] and writebacks == []
 
 
-def test_a_commit_record_that_failed_to_sync_is_removed(tmp_path, monkeypatch):
+def test_a_commit_record_that_failed_to_sync_is_removed(datadir, monkeypatch):
     """No 201 was sent: the session must not be left refusing requests and never expiring."""
     from sealedreg import fileio
 
-    d = DataDir(tmp_path / "data")
-    d.prepare()
+    d = datadir
 
     def failing(fd):
         raise OSError(28, "No space left on device")
 
     async def go():
         u = Uploads(d, ttl=60, durable=True)
-        s = await u.create("a")
-        s = await u.append(s, chunks(b"abc"))
+        s = await abc_session(u)
         monkeypatch.setattr(fileio.os, "fsync", failing)
         with pytest.raises(OSError):
             await u.mark_committed(s, Digest.of(b"abc"), "global")
@@ -344,14 +345,12 @@ def test_a_commit_record_that_failed_to_sync_is_removed(tmp_path, monkeypatch):
     run(go())
 
 
-def test_an_unreadable_commit_record_is_never_expired(tmp_path, monkeypatch):
-    d = DataDir(tmp_path / "data")
-    d.prepare()
+def test_an_unreadable_commit_record_is_never_expired(datadir, monkeypatch):
+    d = datadir
 
     async def go():
         u = Uploads(d, ttl=60, durable=False)
-        s = await u.create("a")
-        s = await u.append(s, chunks(b"abc"))
+        s = await abc_session(u)
         await u.mark_committed(s, Digest.of(b"abc"), "global")
         d.session_state(s.id).write_bytes(b"")  # the state torn as well: the record decides
         real = Path.read_bytes
