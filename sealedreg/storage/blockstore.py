@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sealedreg.fileio import fsync_dir, write_atomic
+from sealedreg.fileio import fsync_dir, fsync_file, write_atomic
 from sealedreg.storage.cid import CID
 
 
@@ -96,13 +96,7 @@ class BlockStore:
 
     def sync(self, paths: list[Path]) -> None:
         """Make newly written blocks durable (one pass after a whole DAG)."""
-        dirs = set()
         for p in paths:
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            dirs.add(p.parent)
-        for d in dirs:
+            fsync_file(p)
+        for d in {p.parent for p in paths}:
             fsync_dir(d)
