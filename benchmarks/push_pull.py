@@ -27,6 +27,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -58,6 +59,12 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU the process has used so far (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of the child processes waited for so far (the skopeo runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def stored_after(srv: RunningServer, timeout: float = 300.0) -> float:
@@ -124,12 +131,17 @@ def main() -> None:
             results: dict[tuple[str, str, str], list[float]] = {}
             cpu: dict[tuple[str, str], float] = {}  # (op, server) -> CPU seconds over the cold rounds
             moved: dict[str, int] = {}  # op -> payload bytes over the cold rounds (per server)
+            client: dict[tuple[str, str], float] = {}  # (op, server) -> skopeo's CPU seconds, same rounds
+            walls: dict[tuple[str, str], float] = {}  # (op, server) -> wall seconds, same rounds
 
             lag: list[float] = []  # seconds from sealedreg's last 201 until its blobs were stored
 
             def measured(name: str, op: str, nbytes: int, fn) -> float:
                 before = sum(cpu_seconds(p) for p in pids[name])
+                client_before = children_cpu_seconds()
                 seconds = fn()
+                client[(op, name)] = client.get((op, name), 0.0) + children_cpu_seconds() - client_before
+                walls[(op, name)] = walls.get((op, name), 0.0) + seconds
                 if name == "sealedreg" and op == "push":
                     lag.append(stored_after(ours))  # its CPU counts, and the next pull starts settled
                 cpu[(op, name)] = cpu.get((op, name), 0.0) + sum(cpu_seconds(p) for p in pids[name]) - before
@@ -219,6 +231,14 @@ def main() -> None:
         per_gb = {name: cpu[(op, name)] / (moved[op] / 1e9) for name in ("sealedreg", "reference")}
         print(f"  {op:<5} sealedreg {per_gb['sealedreg']:6.2f} s/GB, reference {per_gb['reference']:6.2f} s/GB, "
               f"ratio {per_gb['sealedreg'] / per_gb['reference']:.2f}x")
+    print(f"\nhow busy the {os.cpu_count()} cores were (server + skopeo CPU / wall / cores), and skopeo's own "
+          "CPU per GB, cold rounds:")
+    for op in ("push", "pull"):
+        busy = {name: (cpu[(op, name)] + client[(op, name)]) / walls[(op, name)] / (os.cpu_count() or 1)
+                for name in ("sealedreg", "reference")}
+        own = {name: client[(op, name)] / (moved[op] / 1e9) for name in ("sealedreg", "reference")}
+        print(f"  {op:<5} against sealedreg {busy['sealedreg']:4.0%} (skopeo {own['sealedreg']:.2f} s/GB), "
+              f"against the reference {busy['reference']:4.0%} (skopeo {own['reference']:.2f} s/GB)")
     print(f"\nsealedreg backend: {args.backend}")
     print(f"peak RSS through the sequential pushes and pulls (up to {profile[-1][0]}): "
           + ", ".join(f"{name} {mb:.0f} MB" for name, mb in rss_sequential.items()))

@@ -11,9 +11,10 @@ way out like a whole read.
 Reads: `read_verified` takes the key from the caller (a domain secret today,
 an envelope tomorrow), computes which ciphertext the range needs, reads it
 from the store, frames and decrypts it (pure, `sealedreg.crypto.stream`) and
-checks it: every chunk is authenticated; a whole read is hashed against the
-digest and its last piece held back until that matches; a ranged read has
-every leaf checked against its CID by the store. On any mismatch the stream
+checks it: every chunk is authenticated and released at once; a whole read
+is hashed against the digest beside the decryption, and its last few bytes
+are held back until that matches; a ranged read has every leaf checked
+against its CID by the store. On any mismatch the stream
 raises IntegrityError, so a client never receives a complete wrong response.
 
 The heavy loops (AES, SHA-256, file reads) run in worker threads, one chunk
@@ -35,6 +36,13 @@ from sealedreg.storage.base import BlobStore, ContentId, StorageError, StorageUn
 from sealedreg.storage.unixfs import FileDagBuilder
 
 T = TypeVar("T")
+
+_THREAD_HASH = 256 * 1024
+"""Pieces at least this long are hashed in a worker thread (hashlib lets go of the GIL)."""
+
+_HELD_BACK = 4096
+"""Bytes at the end of a whole read that wait for its digest to match: without
+them the client has no complete response, whatever came before."""
 
 
 async def _finish(pending: asyncio.Future | None) -> None:
@@ -131,33 +139,47 @@ async def read_verified(store: BlobStore, cid: ContentId, key: bytes, digest: st
     span = decryptor.span
     whole = span.offset == 0 and span.length == size
     hasher = new_hasher(Digest.parse(digest).algorithm) if whole else None
-
-    def work(index: int, chunk: bytes) -> bytes:
-        piece = decryptor.decrypt(index, chunk)
-        if hasher is not None:
-            hasher.update(piece)
-        return piece
-
     if span.start == span.end:
         return
     # A whole read is checked end to end against the digest, which covers
     # every leaf; a ranged read cannot be, so the store checks each leaf's CID.
     reading = store.read(cid, span.start, span.end - span.start, verify_leaves=not whole)
+    loop = asyncio.get_running_loop()
+    remaining = span.last - span.first + 1  # chunks not yet released
     held: bytes | None = None
+    hashing: asyncio.Future | None = None  # the digest's update with the latest chunk, in its own thread
     try:
         # aclosing: a client that stops reading ends the store's read at once, not at garbage collection.
-        async with aclosing(reading) as ciphertext, aclosing(_pipeline(ciphertext, decryptor.framer(), work)) as plain:
+        async with aclosing(reading) as ciphertext, \
+                aclosing(_pipeline(ciphertext, decryptor.framer(), decryptor.decrypt)) as plain:
             async for piece in plain:
+                remaining -= 1
                 if hasher is None:
                     yield piece
                     continue
-                if held is not None:
-                    yield held
-                held = piece
+                # Each chunk is authenticated, so it goes out at once; the digest
+                # is computed beside the decryption and only the last chunk waits for it.
+                if hashing is not None:
+                    await hashing
+                    hashing = None
+                if len(piece) >= _THREAD_HASH:
+                    hashing = loop.run_in_executor(None, hasher.update, piece)
+                else:
+                    hasher.update(piece)
+                if remaining:
+                    yield piece
+                else:  # all but a few bytes of it go out while the digest finishes
+                    if len(piece) > _HELD_BACK:
+                        yield piece[:-_HELD_BACK]
+                    held = piece[-_HELD_BACK:]
+            if hashing is not None:
+                await hashing
     except StorageUnavailable:
         raise
     except (DecryptionError, StorageError, EOFError) as exc:
         raise IntegrityError(f"{digest}: {exc}") from None
+    finally:
+        await _finish(hashing)
     if hasher is not None:
         if hasher.hexdigest() != Digest.parse(digest).hex:
             raise IntegrityError(f"stored content for {digest} does not match its digest")
@@ -167,7 +189,7 @@ async def read_verified(store: BlobStore, cid: ContentId, key: bytes, digest: st
 
 async def read_plain_verified(path: Path, size: int, digest: str) -> AsyncIterator[bytes]:
     """The first `size` bytes of the plaintext file `path`, which must hash to
-    `digest`: hashed while it streams, the last piece held back until it
+    `digest`: hashed while it streams, the last few bytes held back until it
     matches (IntegrityError otherwise). FileNotFoundError before the first
     byte when the file is gone (the blob has landed in the meantime)."""
     loop = asyncio.get_running_loop()
@@ -191,9 +213,11 @@ async def read_plain_verified(path: Path, size: int, digest: str) -> AsyncIterat
             remaining -= len(piece)
             if remaining:
                 pending = loop.run_in_executor(None, produce)
-            if held is not None:
-                yield held
-            held = piece
+                yield piece
+            else:
+                if len(piece) > _HELD_BACK:
+                    yield piece[:-_HELD_BACK]
+                held = piece[-_HELD_BACK:]
     finally:
         try:
             await _finish(pending)
