@@ -110,7 +110,9 @@ async def store_bytes(store: BlobStore, data: bytes, key: bytes) -> StoredConten
 async def _pipeline(pieces: AsyncIterator[bytes], framer: Framer,
                     work: Callable[[int, bytes], T]) -> AsyncIterator[T]:
     """`work(index, chunk)` on every framed chunk in a worker thread, one chunk
-    ahead: the next chunk is processed while the previous result is consumed."""
+    ahead: the next chunk is processed while the previous result is consumed.
+    A result is handed on as soon as it is ready, not only when the next chunk
+    is complete: from a network store the next 1 MiB may be a while coming."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future | None = None
     try:
@@ -120,6 +122,9 @@ async def _pipeline(pieces: AsyncIterator[bytes], framer: Framer,
                 pending = loop.run_in_executor(None, work, index, chunk)
                 if ready is not None:
                     yield ready
+            if pending is not None and pending.done():
+                ready, pending = pending.result(), None
+                yield ready
         framer.finish()
         if pending is not None:
             ready, pending = await pending, None

@@ -93,6 +93,35 @@ class GatedStore:
             yield piece
 
 
+class TricklingStore(GatedStore):
+    """The first chunk at once, then the next one a KiB at a time, like a slow
+    network (all but its last byte, and only until `gate` opens), then the rest
+    once it has."""
+
+    async def read(self, cid, offset=0, length=None, verify_leaves=True):
+        whole = b"".join([p async for p in self.store.read(cid, offset, length, verify_leaves)])
+        yield whole[:ce.CHUNK]
+        at = ce.CHUNK
+        while at < 2 * ce.CHUNK - 1 and not self.gate.is_set():
+            await asyncio.sleep(0.001)
+            yield whole[at:min(at + 1024, 2 * ce.CHUNK - 1)]
+            at = min(at + 1024, 2 * ce.CHUNK - 1)
+        await self.gate.wait()
+        yield whole[at:]
+
+
+def test_a_chunk_goes_out_when_decrypted_not_when_the_next_one_is_complete(store, stored):
+    trickling = TricklingStore(store, 0)
+
+    async def go():
+        reading = content.read_verified(trickling, stored.content_id, KEY, DIGEST, len(BLOB))
+        first = await asyncio.wait_for(anext(reading), timeout=10)
+        trickling.gate.set()
+        return first + b"".join([p async for p in reading])
+
+    assert run(go()) == BLOB
+
+
 def test_a_whole_read_releases_a_chunk_before_the_rest_is_read(store, stored):
     gated = GatedStore(store, 2)
 
