@@ -1,12 +1,14 @@
 """An httpx transport for large response bodies: the Kubo client's.
 
-A pull on Kubo streams every layer's ciphertext through Kubo's gateway, and
-httpcore reads a socket 64 KiB at a time; each read then climbs through
-anyio, h11 and httpx. Measured on a loopback gateway, 200 MiB cost 0.40 s of
-this process's CPU that way and 0.21 s with 256 KiB reads — the difference
-is as much CPU as decrypting the same bytes. So this transport's streams
-read at least READ_SIZE bytes whenever the socket has them; smaller answers
-are unaffected, and h11 takes whatever a read returns.
+Some Kubo answers are whole blobs' ciphertext: `cat` (a node without a
+gateway), `dag/export` (CAR export, garbage collection, the trustless gateway). (A pull through the gateway has
+its own reader, `storage.gateway_reader`.) httpcore reads a socket 64 KiB at
+a time; each read then climbs through anyio, h11 and httpx. Measured on a
+loopback gateway, 200 MiB cost 0.40 s of this process's CPU that way and
+0.21 s with 256 KiB reads — as much CPU as decrypting the same bytes. So
+this transport's streams read at least READ_SIZE bytes whenever the socket
+has them; smaller answers are unaffected, and h11 takes whatever a read
+returns.
 
 httpcore lets a connection pool take a network backend (its documented
 extension point); httpx's transport does not expose it, so `BulkTransport`

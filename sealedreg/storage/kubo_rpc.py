@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import secrets
 import time
@@ -26,6 +27,7 @@ import httpx
 from sealedreg.metrics import KUBO_RPC_DURATION, KUBO_RPC_ERRORS
 from sealedreg.storage.base import StorageError, StorageUnavailable
 from sealedreg.storage.bulk_http import BulkTransport
+from sealedreg.storage.gateway_reader import GatewayReader, GatewayRefused
 from sealedreg.storage.unixfs import CHUNK_SIZE, MAX_LINKS
 
 ADD_PARAMS = {
@@ -99,9 +101,12 @@ class KuboClient:
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
             transport=BulkTransport(httpx.Limits(max_connections=32, max_keepalive_connections=8)),
         )
+        self._gateway_reader: GatewayReader | None = None  # made when the gateway is known
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._gateway_reader is not None:
+            self._gateway_reader.close()
 
     # -- plumbing -------------------------------------------------------------
     async def _call(self, command: str, params: Any = None, *, content: Any = None,
@@ -211,20 +216,16 @@ class KuboClient:
             async for chunk in self.cat(cid, offset, length, piece=piece):
                 yield chunk
             return
-        # identity: the raw body is the file's bytes, never a compressed form of them
-        headers = {"Accept-Encoding": "identity"}
-        if length:
-            headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        if self._gateway_reader is None:
+            self._gateway_reader = GatewayReader(gateway, self.timeouts.connect, self.timeouts.read)
         try:
             with _observed("gateway"):
-                async with self._http.stream("GET", f"{gateway}/ipfs/{cid}", headers=headers) as r:
-                    if r.status_code not in (200, 206):
-                        raise _error("gateway", r.status_code, await r.aread())
-                    if r.status_code == 200 and offset:
-                        raise KuboError("gateway", "the gateway ignored the byte range")
-                    async for chunk in r.aiter_raw():  # as read: the caller frames it (no re-chunking copy)
+                async with contextlib.aclosing(self._gateway_reader.read(cid, offset, length, piece)) as pieces:
+                    async for chunk in pieces:
                         yield chunk
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
+        except GatewayRefused as exc:
+            raise _error("gateway", exc.status, exc.body) from None
+        except (OSError, http.client.HTTPException) as exc:
             raise KuboUnavailable("gateway", f"{type(exc).__name__}: {exc or 'no answer'}") from None
 
     # -- blocks and DAGs ------------------------------------------------------
