@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import uvicorn
 from starlette.applications import Starlette
 
+from sealedreg import allocator
 from sealedreg.api.app import build_app
 from sealedreg.api.errors import error_body
 from sealedreg.api.observe import metrics_app
@@ -54,6 +55,7 @@ def assemble(config: Config, policy: Policy | None = None) -> Server:
 
 def serve(config: Config) -> None:
     """Assemble the registry (failing before listening on any bad setting) and serve it."""
+    allocator.tune()  # before any worker thread starts
     policy = load_policy(config)
     configure_logging(config.log_level, policy.is_private, config.log_format)
     server = assemble(config, policy)
