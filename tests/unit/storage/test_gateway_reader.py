@@ -90,136 +90,111 @@ async def read(reader: GatewayReader, what: str, offset: int, length: int, piece
     return [p async for p in reader.read(what, offset, length, piece)]
 
 
-def test_a_range_arrives_in_pieces_of_the_asked_size_over_one_kept_connection():
+def served(check, read_timeout: float = 5.0, **settings) -> None:
+    """Run `check(gw, reader)` against a fresh gateway (its attributes set from
+    `settings`) and a reader of it, and close both."""
     async def go() -> None:
         async with gateway() as gw:
-            reader = GatewayReader(gw.url, 5, 5)
+            for name, value in settings.items():
+                setattr(gw, name, value)
+            reader = GatewayReader(gw.url, 5, read_timeout)
             try:
-                pieces = await read(reader, "file", 0, len(FILE), 1048592)
-                assert b"".join(pieces) == FILE
-                assert [len(p) for p in pieces[:-1]] == [1048592] * (len(pieces) - 1)
-                assert b"".join(await read(reader, "file", 5, 1000)) == FILE[5:1005]
-                assert gw.connections == 1
+                await check(gw, reader)
             finally:
                 reader.close()
 
     asyncio.run(go())
+
+
+def test_a_range_arrives_in_pieces_of_the_asked_size_over_one_kept_connection():
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        pieces = await read(reader, "file", 0, len(FILE), 1048592)
+        assert b"".join(pieces) == FILE
+        assert [len(p) for p in pieces[:-1]] == [1048592] * (len(pieces) - 1)
+        assert b"".join(await read(reader, "file", 5, 1000)) == FILE[5:1005]
+        assert gw.connections == 1
+
+    served(check)
 
 
 def test_a_connection_the_node_closed_is_replaced_once():
-    async def go() -> None:
-        async with gateway() as gw:
-            gw.drop_after_answer = True
-            reader = GatewayReader(gw.url, 5, 5)
-            try:
-                for _ in range(3):
-                    assert b"".join(await read(reader, "file", 0, 100)) == FILE[:100]
-                assert gw.connections == 3
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        for _ in range(3):
+            assert b"".join(await read(reader, "file", 0, 100)) == FILE[:100]
+        assert gw.connections == 3
 
-    asyncio.run(go())
+    served(check, drop_after_answer=True)
 
 
 def test_an_idle_connection_past_its_keep_alive_is_not_reused(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(gateway_reader, "KEEP_ALIVE", -1.0)
 
-    async def go() -> None:
-        async with gateway() as gw:
-            reader = GatewayReader(gw.url, 5, 5)
-            try:
-                await read(reader, "file", 0, 10)
-                await read(reader, "file", 0, 10)
-                assert gw.connections == 2
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        await read(reader, "file", 0, 10)
+        await read(reader, "file", 0, 10)
+        assert gw.connections == 2
 
-    asyncio.run(go())
+    served(check)
 
 
 def test_a_refusal_carries_the_nodes_words_and_a_range_ignored_is_refused():
-    async def go() -> None:
-        async with gateway() as gw:
-            reader = GatewayReader(gw.url, 5, 5)
-            try:
-                with pytest.raises(GatewayRefused) as refused:
-                    await read(reader, "missing", 0, 10)
-                assert refused.value.status == 404 and b"no such file" in refused.value.body
-                with pytest.raises(GatewayRefused, match="HTTP 200"):
-                    await read(reader, "norange", 10, 10)
-                assert b"".join(await read(reader, "file", 0, 10)) == FILE[:10]
-                assert gw.connections == 3  # neither refused connection was reused
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        with pytest.raises(GatewayRefused) as refused:
+            await read(reader, "missing", 0, 10)
+        assert refused.value.status == 404 and b"no such file" in refused.value.body
+        with pytest.raises(GatewayRefused, match="HTTP 200"):
+            await read(reader, "norange", 10, 10)
+        assert b"".join(await read(reader, "file", 0, 10)) == FILE[:10]
+        assert gw.connections == 3  # neither refused connection was reused
 
-    asyncio.run(go())
+    served(check)
 
 
 def test_a_stalled_body_times_out():
-    async def go() -> None:
-        async with gateway() as gw:
-            reader = GatewayReader(gw.url, 5, 0.3)
-            try:
-                with pytest.raises(TimeoutError):
-                    await read(reader, "stall", 0, 0)
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        with pytest.raises(TimeoutError):
+            await read(reader, "stall", 0, 0)
 
-    asyncio.run(go())
+    served(check, read_timeout=0.3)
 
 
 def test_a_reader_that_walks_away_closes_its_connection():
-    async def go() -> None:
-        async with gateway() as gw:
-            reader = GatewayReader(gw.url, 5, 5)
-            try:
-                pieces = reader.read("file", 0, len(FILE), 1000)
-                assert await anext(pieces) == FILE[:1000]
-                await pieces.aclose()
-                await asyncio.wait_for(gw.closed.wait(), 10)
-                assert b"".join(await read(reader, "file", 0, 10)) == FILE[:10]
-                assert gw.connections == 2
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        pieces = reader.read("file", 0, len(FILE), 1000)
+        assert await anext(pieces) == FILE[:1000]
+        await pieces.aclose()
+        await asyncio.wait_for(gw.closed.wait(), 10)
+        assert b"".join(await read(reader, "file", 0, 10)) == FILE[:10]
+        assert gw.connections == 2
 
-    asyncio.run(go())
+    served(check)
 
 
 def test_a_reader_that_walks_away_from_a_stalled_body_is_not_held_until_the_timeout():
-    async def go() -> None:
-        async with gateway() as gw:
-            reader = GatewayReader(gw.url, 5, 120)
-            try:
-                pieces = reader.read("stall", 0, 0, 1000)
-                assert await anext(pieces) == FILE[:1000]  # the next read now waits for bytes that never come
-                await asyncio.wait_for(pieces.aclose(), 20)  # a hang guard, far below the read timeout
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        pieces = reader.read("stall", 0, 0, 1000)
+        assert await anext(pieces) == FILE[:1000]  # the next read now waits for bytes that never come
+        await asyncio.wait_for(pieces.aclose(), 20)  # a hang guard, far below the read timeout
 
-    asyncio.run(go())
+    served(check, read_timeout=120)
 
 
 def test_a_read_cancelled_before_the_answer_closes_the_connection_when_it_comes():
-    async def go() -> None:
-        async with gateway() as gw:
-            gw.answer_gate.clear()
-            reader = GatewayReader(gw.url, 5, 5)
-            try:
-                task = asyncio.ensure_future(read(reader, "file", 0, 10))
-                while gw.connections == 0:
-                    await asyncio.sleep(0.01)  # polling the test's own server: nothing announces a connection
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-                gw.answer_gate.set()
-                await asyncio.wait_for(gw.closed.wait(), 10)
-                assert not reader._idle
-            finally:
-                reader.close()
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        gw.answer_gate.clear()
+        task = asyncio.ensure_future(read(reader, "file", 0, 10))
+        while gw.connections == 0:
+            await asyncio.sleep(0.01)  # polling the test's own server: nothing announces a connection
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gw.answer_gate.set()
+        await asyncio.wait_for(gw.closed.wait(), 10)
+        assert not reader._idle
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
-        asyncio.run(go())
+        served(check)
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # closed, not left to the collector
 
