@@ -55,9 +55,10 @@ def assemble(config: Config, policy: Policy | None = None) -> Server:
 
 def serve(config: Config) -> None:
     """Assemble the registry (failing before listening on any bad setting) and serve it."""
-    allocator.tune()  # before any worker thread starts
     policy = load_policy(config)
     configure_logging(config.log_level, policy.is_private, config.log_format)
+    if not allocator.tune():  # before any worker thread starts
+        logging.getLogger("sealedreg").debug("the C library is not glibc: its allocator keeps its own settings")
     server = assemble(config, policy)
     say = _say(config)
     say(f"sealedreg listening on http://{config.listen} (store: {config.store}, data: {config.data.resolve()})")

@@ -111,10 +111,12 @@ async def _pipeline(pieces: AsyncIterator[bytes], framer: Framer,
                     work: Callable[[int, bytes], T]) -> AsyncIterator[T]:
     """`work(index, chunk)` on every framed chunk in a worker thread, one chunk
     ahead: the next chunk is processed while the previous result is consumed.
-    A result is handed on as soon as it is ready, not only when the next chunk
-    is complete: from a network store the next 1 MiB may be a while coming."""
+    The first result is handed on as soon as it is ready (the time to the first
+    byte), and any other as soon as it is found ready between pieces: from a
+    network store the next 1 MiB may be a while coming."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future | None = None
+    first = True
     try:
         async for piece in pieces:
             for index, chunk in framer.feed(piece):
@@ -122,8 +124,8 @@ async def _pipeline(pieces: AsyncIterator[bytes], framer: Framer,
                 pending = loop.run_in_executor(None, work, index, chunk)
                 if ready is not None:
                     yield ready
-            if pending is not None and pending.done():
-                ready, pending = pending.result(), None
+            if pending is not None and (first or pending.done()):
+                ready, pending, first = await pending, None, False
                 yield ready
         framer.finish()
         if pending is not None:
@@ -162,8 +164,11 @@ async def read_verified(store: BlobStore, cid: ContentId, key: bytes, digest: st
                 if hasher is None:
                     yield piece
                     continue
-                # Each chunk is authenticated, so it goes out at once; the digest
-                # is computed beside the decryption and only the last chunk waits for it.
+                # Each chunk is authenticated — in the global domain, where the key
+                # follows from the digest, that proves only that it is not corrupt —
+                # so it goes out at once; the digest is computed beside the
+                # decryption, and the last 4 KiB wait for it: a client never has a
+                # complete response with wrong bytes.
                 if hashing is not None:
                     await hashing
                     hashing = None

@@ -11,9 +11,11 @@ piece is also what the decryption's framer passes on without a copy.
 
 Connections are kept alive for the next read, a few at a time and never
 longer than `KEEP_ALIVE` seconds idle; one reused connection that the node has
-closed meanwhile is replaced once. A read abandoned mid-body closes its
-connection. Transport failures raise OSError or `http.client.HTTPException`;
-an answer other than 200/206 raises `GatewayRefused` with the node's words.
+closed meanwhile is replaced once. A read abandoned or cancelled at any point
+shuts its socket down, so no worker waits out the read timeout, and closes
+it. Transport failures — a body cut short included — raise OSError or
+`http.client.HTTPException`; an answer other than 200/206 raises
+`GatewayRefused` with the node's words.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable, TypeVar
 from urllib.parse import urlsplit
+
+T = TypeVar("T")
 
 KEEP_ALIVE = 5.0
 """Seconds an idle connection is kept for the next read."""
@@ -51,119 +55,184 @@ class GatewayRefused(Exception):
         self.body = body
 
 
+class _Exchange:
+    """One request on one connection, and the socket it runs on: kept apart
+    from the connection, which forgets its socket when an answer says
+    `Connection: close`."""
+
+    def __init__(self, conn: http.client.HTTPConnection) -> None:
+        self.conn = conn
+        self.sock: socket.socket | None = None
+        self.answer: http.client.HTTPResponse | None = None
+
+    def abort(self) -> None:
+        """Unblock a worker reading this exchange (callable from any thread)."""
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if self.answer is not None:
+            self.answer.close()
+        self.conn.close()
+
+
 class GatewayReader:
-    """Reads `/ipfs/<cid>` byte ranges from one gateway (`http://host:port`)."""
+    """Reads `/ipfs/<cid>` byte ranges from one gateway (`http[s]://host[:port][/prefix]`)."""
 
     def __init__(self, base_url: str, connect_timeout: float, read_timeout: float) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"not an http:// gateway URL: {base_url!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"not an http(s):// gateway URL: {base_url!r}")
+        self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or 80
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._idle: list[tuple[http.client.HTTPConnection, float]] = []
+        self._busy: set[_Exchange] = set()
+        self._closed = False
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(READERS, thread_name_prefix="sealedreg-gateway")
+
+    # -- connections (any thread) --------------------------------------------
+    def _new(self) -> http.client.HTTPConnection:
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        return kind(self._host, self._port, timeout=self._connect_timeout)
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
         """An idle connection (reused: True) or a new, unconnected one."""
         now = time.monotonic()
         with self._lock:
+            if self._closed:
+                raise ConnectionError("the gateway reader is closed")
             while self._idle:
                 conn, since = self._idle.pop()
                 if now - since <= KEEP_ALIVE:
                     return conn, True
                 conn.close()
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout), False
+        return self._new(), False
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
-            if len(self._idle) < KEEP_AT_MOST:
+            if not self._closed and len(self._idle) < KEEP_AT_MOST:
                 self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
     def close(self) -> None:
-        """Close the idle connections (a read in progress closes its own)."""
+        """Close the idle connections and cut the reads in progress short."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
+            busy = list(self._busy)
         for conn, _ in idle:
             conn.close()
+        for exchange in busy:
+            exchange.abort()
         self._threads.shutdown(wait=False)
 
-    def _ask(self, path: str, headers: dict[str, str]) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """Send the request and read the answer's head (blocking: a worker thread's job)."""
-        conn, reused = self._take()
+    # -- one exchange (worker threads) ------------------------------------------
+    def _ask(self, exchange: _Exchange, path: str, headers: dict[str, str], reused: bool) -> None:
+        """Send the request and read the answer's head."""
         try:
-            return conn, self._exchange(conn, path, headers)
+            self._exchange(exchange, path, headers)
+            return
         except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
-            conn.close()
             if not reused:
                 raise
         # The node closed the idle connection in the meantime: once more, on a new one.
-        conn = http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout)
-        try:
-            return conn, self._exchange(conn, path, headers)
-        except BaseException:
-            conn.close()
-            raise
+        exchange.conn.close()
+        exchange.conn, exchange.sock = self._new(), None
+        self._exchange(exchange, path, headers)
 
-    def _exchange(self, conn: http.client.HTTPConnection, path: str,
-                  headers: dict[str, str]) -> http.client.HTTPResponse:
+    def _exchange(self, exchange: _Exchange, path: str, headers: dict[str, str]) -> None:
+        conn = exchange.conn
         if conn.sock is None:
             conn.connect()
+        exchange.sock = conn.sock
+        if self._closed:  # close() may have missed this socket
+            exchange.abort()
         conn.sock.settimeout(self._read_timeout)  # between bytes from here on, not for the whole body
         conn.request("GET", path, headers=headers)
-        return conn.getresponse()
+        exchange.answer = conn.getresponse()
+
+    # -- the read (event loop) --------------------------------------------------
+    def _submit(self, fn: Callable[..., T], *args: object) -> Future:
+        try:
+            return self._threads.submit(fn, *args)
+        except RuntimeError:  # the pool is shut down: close() came first
+            raise ConnectionError("the gateway reader is closed") from None
+
+    async def _in_thread(self, exchange: _Exchange, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` in a reader thread. If this task is cancelled meanwhile, the
+        exchange is aborted and the thread is waited for before CancelledError
+        goes on, so nothing is left reading a connection about to be closed."""
+        work = self._submit(fn, *args)
+        try:
+            return await asyncio.shield(asyncio.wrap_future(work))
+        except asyncio.CancelledError:
+            exchange.abort()
+            await _settled(work)
+            raise
 
     async def read(self, cid: str, offset: int, length: int, piece: int) -> AsyncIterator[bytes]:
         """Bytes [offset, offset+length) of the file `cid`, `piece` bytes at a
         time (the last may be shorter), the next piece read while this one is
         used. The caller checks it got `length` bytes."""
-        loop = asyncio.get_running_loop()
         headers = {"Accept-Encoding": "identity"}  # the raw body is the file's bytes, never a compressed form
         if length:
             headers["Range"] = f"bytes={offset}-{offset + length - 1}"
-        asking = self._threads.submit(self._ask, f"/ipfs/{cid}", headers)
+        conn, reused = self._take()
+        exchange = _Exchange(conn)
+        with self._lock:
+            self._busy.add(exchange)
+        pending: Future | None = None
+        complete = False
         try:
-            conn, answer = await asyncio.wrap_future(asking)
-        except asyncio.CancelledError:  # nobody will read this answer: close its connection once it comes
-            asking.add_done_callback(_close_unread)
-            raise
-        pending: asyncio.Future | None = None
-        finished = False
-        try:
+            await self._in_thread(exchange, self._ask, exchange, f"{self._prefix}/ipfs/{cid}", headers, reused)
+            answer = exchange.answer
+            assert answer is not None
             if answer.status not in (200, 206):
-                body = await loop.run_in_executor(self._threads, answer.read, ERROR_BODY_LIMIT)
-                raise GatewayRefused(answer.status, body)
+                raise GatewayRefused(answer.status, await self._in_thread(exchange, answer.read, ERROR_BODY_LIMIT))
             if answer.status == 200 and offset:
                 raise GatewayRefused(200, b"the gateway ignored the byte range")
-            pending = loop.run_in_executor(self._threads, answer.read, piece)
+            pending = self._submit(answer.read, piece)
             while True:
-                data = await pending
+                data = await asyncio.shield(asyncio.wrap_future(pending))
                 pending = None
                 if not data:
                     break
-                pending = loop.run_in_executor(self._threads, answer.read, piece)
+                pending = self._submit(answer.read, piece)
                 yield data
-            finished = answer.isclosed()
+            if answer.length:  # http.client ends a body cut short with b"", not an error
+                raise http.client.IncompleteRead(b"", answer.length)
+            complete = answer.isclosed() and not answer.will_close
         finally:
-            if pending is not None:  # abandoned mid-body: unblock the read, then close
-                try:
-                    conn.sock.shutdown(socket.SHUT_RDWR)
-                except (OSError, AttributeError):
-                    pass
-                try:
-                    await pending
-                except Exception:  # noqa: BLE001 - the read is being abandoned
-                    pass
-            if finished and not answer.will_close:
-                self._give_back(conn)
+            if pending is not None:  # abandoned, cancelled or failed mid-body
+                exchange.abort()
+                await _settled(pending)
+            with self._lock:
+                self._busy.discard(exchange)
+            if complete:
+                self._give_back(exchange.conn)
             else:
-                conn.close()
+                exchange.close()
 
 
-def _close_unread(asked: Future) -> None:
-    if not asked.cancelled() and asked.exception() is None:
-        asked.result()[0].close()
+async def _settled(work: Future) -> None:
+    """Wait for a worker's call to end, whatever it ends with (its socket has
+    been shut down); a cancellation meanwhile is passed on once it has."""
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.shield(asyncio.wrap_future(work))
+        except asyncio.CancelledError:
+            cancelled = True
+        except Exception:  # noqa: BLE001 - the read is being abandoned
+            break
+    if cancelled:
+        raise asyncio.CancelledError

@@ -122,12 +122,12 @@ def test_a_chunk_goes_out_when_decrypted_not_when_the_next_one_is_complete(store
     assert run(go()) == BLOB
 
 
-def test_a_whole_read_releases_a_chunk_before_the_rest_is_read(store, stored):
-    gated = GatedStore(store, 2)
+def test_a_whole_read_releases_its_first_chunk_before_the_next_is_read(store, stored):
+    gated = GatedStore(store, 1)
 
     async def go():
         reading = content.read_verified(gated, stored.content_id, KEY, DIGEST, len(BLOB))
-        first = await asyncio.wait_for(anext(reading), timeout=10)  # the store is still holding chunk 3
+        first = await asyncio.wait_for(anext(reading), timeout=10)  # the store is still holding chunk 2
         gated.gate.set()
         return first + b"".join([p async for p in reading])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import http.client
 import json
 import os
 import re
@@ -28,6 +29,7 @@ class Gateway:
 
     def __init__(self) -> None:
         self.connections = 0
+        self.paths: list[str] = []
         self.drop_after_answer = False  # close a kept-alive connection without saying so
         self.answer_gate = asyncio.Event()
         self.answer_gate.set()
@@ -44,9 +46,10 @@ class Gateway:
         try:
             while True:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode()
+                self.paths.append(head.split()[1])
                 what = head.split()[1].rsplit("/", 1)[1]
                 await self.answer_gate.wait()
-                if not await self.answer(what, head, writer):
+                if not await self.answer(what, head, reader, writer):
                     return
                 if self.drop_after_answer:
                     return
@@ -56,7 +59,8 @@ class Gateway:
             writer.close()
             self.closed.set()
 
-    async def answer(self, what: str, head: str, writer: asyncio.StreamWriter) -> bool:
+    async def answer(self, what: str, head: str, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> bool:
         wanted = re.search(r"Range: bytes=(\d+)-(\d+)", head)
         if what == "missing":
             body = json.dumps({"Message": "no such file", "Code": 0}).encode()
@@ -68,10 +72,16 @@ class Gateway:
                          b"Content-Range: bytes %d-%d/%d\r\n\r\n" % (len(body), a, b, len(FILE)) + body)
         elif what in ("file", "norange"):
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(FILE) + FILE)
-        elif what == "stall":  # half the body, then nothing
+        elif what in ("stall", "stallclose"):  # the start of the body, then nothing
+            close = b"Connection: close\r\n" if what == "stallclose" else b""
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(FILE), close) + FILE[:1000])
+            await writer.drain()
+            await reader.read()  # until the client goes
+            return False
+        elif what == "short":  # less than it says, then the connection ends
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(FILE) + FILE[:1000])
             await writer.drain()
-            await asyncio.Event().wait()
+            return False
         await writer.drain()
         return True
 
@@ -179,6 +189,66 @@ def test_a_reader_that_walks_away_from_a_stalled_body_is_not_held_until_the_time
     served(check, read_timeout=120)
 
 
+def test_a_body_cut_short_is_a_transport_failure_and_its_connection_is_dropped():
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        with pytest.raises(http.client.IncompleteRead):
+            await read(reader, "short", 0, 0, 1000)
+        assert b"".join(await read(reader, "file", 0, 10)) == FILE[:10]
+        assert gw.connections == 2
+
+    served(check)
+
+
+def test_walking_away_from_a_stalled_connection_close_answer_is_not_held_either():
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        pieces = reader.read("stallclose", 0, 0, 1000)
+        assert await anext(pieces) == FILE[:1000]
+        await asyncio.wait_for(pieces.aclose(), 20)  # a hang guard, far below the read timeout
+
+    served(check, read_timeout=120)
+
+
+def test_a_read_cancelled_mid_body_ends_at_once_and_closes_its_connection():
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        pieces = reader.read("stall", 0, 0, 1000)
+        assert await anext(pieces) == FILE[:1000]
+        task = asyncio.ensure_future(anext(pieces))  # waits for bytes that never come
+        await asyncio.sleep(0)  # one turn of the loop: the task is now waiting
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 20)  # a hang guard, far below the read timeout
+        await asyncio.wait_for(gw.closed.wait(), 10)
+        assert not reader._idle and not reader._busy
+
+    served(check, read_timeout=120)
+
+
+def test_closing_the_reader_cuts_a_stalled_read_short_and_refuses_new_ones():
+    async def check(gw: Gateway, reader: GatewayReader) -> None:
+        pieces = reader.read("stall", 0, 0, 1000)
+        assert await anext(pieces) == FILE[:1000]
+        reader.close()
+        with pytest.raises((OSError, http.client.HTTPException)):
+            await asyncio.wait_for(anext(pieces), 20)  # a hang guard, far below the read timeout
+        with pytest.raises(ConnectionError, match="closed"):
+            await read(reader, "file", 0, 10)
+
+    served(check, read_timeout=120)
+
+
+def test_a_path_prefix_is_kept():
+    async def go() -> None:
+        async with gateway() as gw:
+            reader = GatewayReader(gw.url + "/behind/a/proxy/", 5, 5)
+            try:
+                assert b"".join(await read(reader, "file", 0, 10)) == FILE[:10]
+            finally:
+                reader.close()
+            assert gw.paths == ["/behind/a/proxy/ipfs/file"]
+
+    asyncio.run(go())
+
+
 def test_a_read_cancelled_before_the_answer_closes_the_connection_when_it_comes():
     async def check(gw: Gateway, reader: GatewayReader) -> None:
         gw.answer_gate.clear()
@@ -199,10 +269,12 @@ def test_a_read_cancelled_before_the_answer_closes_the_connection_when_it_comes(
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # closed, not left to the collector
 
 
-def test_only_plain_http_gateways():
-    for url in ("https://127.0.0.1:8080", "ftp://x", "127.0.0.1:8080", "http://"):
+def test_only_http_and_https_gateways():
+    for url in ("ftp://x", "127.0.0.1:8080", "http://", "http://h/?q=1", "http://h/#f"):
         with pytest.raises(ValueError):
             GatewayReader(url, 1, 1)
+    for url in ("https://gw.example", "http://[::1]:8080", "http://h:1/prefix/"):
+        GatewayReader(url, 1, 1).close()
 
 
 def test_the_kubo_client_maps_refusals_and_failures():
@@ -218,6 +290,8 @@ def test_the_kubo_client_maps_refusals_and_failures():
                 assert not isinstance(refused.value, KuboUnavailable)
                 with pytest.raises(KuboUnavailable, match="gateway"):
                     [p async for p in client.read_file("stall", 0, 0, 1 << 20)]
+                with pytest.raises(KuboUnavailable, match="IncompleteRead"):
+                    [p async for p in client.read_file("short", 0, 0, 1 << 20)]
             finally:
                 await client.aclose()
         down = KuboClient("http://127.0.0.1:9", gateway_url="http://127.0.0.1:9")
