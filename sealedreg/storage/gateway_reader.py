@@ -64,9 +64,12 @@ class _Exchange:
         self.conn = conn
         self.sock: socket.socket | None = None
         self.answer: http.client.HTTPResponse | None = None
+        self.aborted = False
 
     def abort(self) -> None:
-        """Unblock a worker reading this exchange (callable from any thread)."""
+        """Unblock a worker reading this exchange, and keep it from starting
+        another try (callable from any thread)."""
+        self.aborted = True
         if self.sock is not None:
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
@@ -142,7 +145,7 @@ class GatewayReader:
             self._exchange(exchange, path, headers)
             return
         except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
-            if not reused:
+            if not reused or exchange.aborted:  # an abandoned read is not a closed idle connection
                 raise
         # The node closed the idle connection in the meantime: once more, on a new one.
         exchange.conn.close()
@@ -154,8 +157,8 @@ class GatewayReader:
         if conn.sock is None:
             conn.connect()
         exchange.sock = conn.sock
-        if self._closed:  # close() may have missed this socket
-            exchange.abort()
+        if self._closed or exchange.aborted:  # abandoned, or closed, before this socket was known
+            raise ConnectionError("the gateway read was abandoned")
         conn.sock.settimeout(self._read_timeout)  # between bytes from here on, not for the whole body
         conn.request("GET", path, headers=headers)
         exchange.answer = conn.getresponse()
@@ -173,7 +176,7 @@ class GatewayReader:
         goes on, so nothing is left reading a connection about to be closed."""
         work = self._submit(fn, *args)
         try:
-            return await asyncio.shield(asyncio.wrap_future(work))
+            return await asyncio.wrap_future(work)
         except asyncio.CancelledError:
             exchange.abort()
             await _settled(work)
@@ -202,7 +205,7 @@ class GatewayReader:
                 raise GatewayRefused(200, b"the gateway ignored the byte range")
             pending = self._submit(answer.read, piece)
             while True:
-                data = await asyncio.shield(asyncio.wrap_future(pending))
+                data = await asyncio.wrap_future(pending)
                 pending = None
                 if not data:
                     break
@@ -229,7 +232,7 @@ async def _settled(work: Future) -> None:
     cancelled = False
     while not work.done():
         try:
-            await asyncio.shield(asyncio.wrap_future(work))
+            await asyncio.wrap_future(work)
         except asyncio.CancelledError:
             cancelled = True
         except Exception:  # noqa: BLE001 - the read is being abandoned
